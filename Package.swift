@@ -1,0 +1,52 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Hot kernels are the reason for -Ounchecked: bounds checks inside the inner loops of matmuls
+// cost more than the rest of the forward pass. Debug builds keep every check.
+let fastRelease: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-wmo", "-target-cpu", "native"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "Kataribe",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "kataribe", targets: ["KataribeCLI"]),
+        .library(name: "Kataribe", targets: [
+            "KataribeTensor", "KataribeCheckpoint", "KataribeModels",
+            "KataribeTokenizers", "KataribeGeneration",
+        ]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // Tensors, dtypes and the numeric kernels (matmul, norms, activations, thread pool).
+        .target(name: "KataribeTensor", swiftSettings: fastRelease),
+        // Reading checkpoints: config.json, safetensors, torch zip/pickle, sharded indexes.
+        .target(name: "KataribeCheckpoint", dependencies: ["KataribeTensor"], swiftSettings: fastRelease),
+        // Model architectures (one file each) and their forward passes.
+        .target(name: "KataribeModels", dependencies: ["KataribeTensor", "KataribeCheckpoint"], swiftSettings: fastRelease),
+        // tokenizer.json and SentencePiece tokenizers.
+        .target(name: "KataribeTokenizers", swiftSettings: fastRelease),
+        // Logits processors, sampling, stopping, prompt formats, presets.
+        .target(name: "KataribeGeneration", dependencies: ["KataribeModels", "KataribeTokenizers"], swiftSettings: fastRelease),
+        .executableTarget(
+            name: "KataribeCLI",
+            dependencies: [
+                "KataribeTensor", "KataribeCheckpoint", "KataribeModels",
+                "KataribeTokenizers", "KataribeGeneration",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: fastRelease
+        ),
+        // Locates committed fixtures (Tests/Fixtures) and the optional ../shared assets for tests.
+        .target(name: "KataribeTestSupport", path: "Tests/KataribeTestSupport"),
+        .testTarget(name: "KataribeTensorTests", dependencies: ["KataribeTensor", "KataribeTestSupport"]),
+        .testTarget(name: "KataribeCheckpointTests", dependencies: ["KataribeCheckpoint", "KataribeTestSupport"]),
+        .testTarget(name: "KataribeModelsTests", dependencies: ["KataribeModels", "KataribeCheckpoint", "KataribeTestSupport"]),
+        .testTarget(name: "KataribeTokenizersTests", dependencies: ["KataribeTokenizers", "KataribeTestSupport"]),
+        .testTarget(name: "KataribeGenerationTests", dependencies: ["KataribeGeneration", "KataribeTestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,19 @@
+import ArgumentParser
+
+@main
+struct Kataribe: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kataribe",
+        abstract: "Run Japanese language models locally and compare them side by side.",
+        discussion: """
+        Kataribe loads Hugging Face GPT-NeoX checkpoints (open-calm, rinna japanese-gpt-neox) and their \
+        tokenizers, generates text with the same semantics as transformers, and compares models.
+        """,
+        version: KataribeVersion.current,
+        subcommands: []
+    )
+}
+
+enum KataribeVersion {
+    static let current = "0.1.0"
+}

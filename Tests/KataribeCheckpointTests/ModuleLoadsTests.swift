@@ -1,0 +1,4 @@
+import Testing
+@testable import KataribeCheckpoint
+
+@Test func moduleLinks() {}

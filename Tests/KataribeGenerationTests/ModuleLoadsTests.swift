@@ -1,0 +1,4 @@
+import Testing
+@testable import KataribeGeneration
+
+@Test func moduleLinks() {}

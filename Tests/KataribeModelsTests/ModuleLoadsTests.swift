@@ -1,0 +1,4 @@
+import Testing
+@testable import KataribeModels
+
+@Test func moduleLinks() {}

@@ -1,0 +1,4 @@
+import Testing
+@testable import KataribeTensor
+
+@Test func moduleLinks() {}

@@ -1,0 +1,4 @@
+import Testing
+@testable import KataribeTokenizers
+
+@Test func moduleLinks() {}
