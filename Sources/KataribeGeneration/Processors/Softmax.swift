@@ -12,12 +12,19 @@ struct SoftmaxStats {
     let logSum: Float
 
     /// Over the first `count` values; -inf entries contribute exactly 0. nil when none is finite.
-    init?(values: UnsafePointer<Float>, count: Int) {
+    /// With `exps`, stores exp(x − max) for every entry there (0 for -inf) so callers need no
+    /// second exp per token.
+    init?(values: UnsafePointer<Float>, count: Int, exps: UnsafeMutablePointer<Float>? = nil) {
         var m = -Float.infinity
         for i in 0..<count where values[i] > m { m = values[i] }
         guard m > -.infinity else { return nil }
         max = m
-        sum = TorchReductions.laneSum(count: count) { Foundation.exp(values[$0] - m) }
+        sum = TorchReductions.laneSum(count: count) { i in
+            let x = values[i]
+            let e = x == -.infinity ? 0 : Foundation.exp(x - m)
+            exps?[i] = e
+            return e
+        }
         inverseSum = 1 / sum
         logSum = Foundation.log(sum)
     }

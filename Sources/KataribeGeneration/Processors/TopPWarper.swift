@@ -2,15 +2,16 @@
 /// accumulates a float32 cumsum in double); every position whose cumulative probability is
 /// `<= 1 - top_p` (compared in float32) becomes -inf, except the last `minTokensToKeep` positions.
 ///
-/// The removed set is always a prefix of the ascending order, so only finite scores matter and
-/// only the largest ones need ordering: when many scores are finite the largest few hundred are
-/// selected (quickselect) and sorted, and the rest is summed; the window grows until the rest is
-/// certainly removed. Tied scores are ordered by id in this fast path. That is only observable
-/// when a group of equal scores straddles the cut; then the whole row is re-sorted with the exact
-/// libstdc++ introsort torch uses (`PairSort<TorchAscending>`) and the cut is taken in that order.
+/// The removed set is always a prefix of the ascending order, so only the largest scores need
+/// ordering. One pass computes every exp (kept for reuse) and a histogram of probability mass by
+/// score (1/8-logit buckets below the maximum); the buckets whose total mass certainly lies
+/// under `1 - top_p` are summed without sorting, and only the remaining candidates are sorted.
+/// Tied scores are ordered by id in this fast path. That is only observable when a group of equal
+/// scores straddles the cut; then the whole row is re-sorted with the exact libstdc++ introsort
+/// torch uses (`PairSort<TorchAscending>`) and the cut is taken in that order.
 ///
-/// Residual difference: probabilities come from `SoftmaxStats` (double-accumulated sum), torch's
-/// from a float32 vector sum and SLEEF exp, so a cumulative probability within ~1e-7 of `1 - top_p`
+/// Residual difference: exp is the C library's (torch uses SLEEF or a polynomial), so a
+/// probability can differ by an ulp and a cumulative probability within ~1e-7 of `1 - top_p`
 /// could be classified differently. None of the randomized parity fixtures hits that.
 public struct TopPWarper: LogitsProcessor {
     public let topP: Double
@@ -19,9 +20,8 @@ public struct TopPWarper: LogitsProcessor {
     let threshold: Float
     public var transformersName: String { "TopPLogitsWarper" }
 
-    /// Below this many finite scores the fast path simply sorts them all.
-    static let fullSortLimit = 1024
-    static let initialWindow = 256
+    static let bucketsPerLogit: Float = 8
+    static let bucketCount = 256
 
     public init(topP: Double, minTokensToKeep: Int = 1) {
         self.topP = topP
@@ -33,81 +33,107 @@ public struct TopPWarper: LogitsProcessor {
         let n = scores.count
         guard n > 0 else { return }
         workspace.ensureCapacity(n)
-        guard let stats = SoftmaxStats(values: UnsafePointer(scores.baseAddress!), count: n) else { return }
-        let needsExactOrder = workspace.values.withUnsafeMutableBufferPointer { keys in
+        workspace.values.withUnsafeMutableBufferPointer { keys in
             workspace.indices.withUnsafeMutableBufferPointer { ids in
-                fastPath(scores, stats: stats, keys: keys.baseAddress!, ids: ids.baseAddress!)
-            }
-        }
-        if needsExactOrder {
-            workspace.values.withUnsafeMutableBufferPointer { keys in
-                workspace.indices.withUnsafeMutableBufferPointer { ids in
-                    exactPath(scores, stats: stats, keys: keys.baseAddress!, ids: ids.baseAddress!)
+                workspace.probabilities.withUnsafeMutableBufferPointer { exps in
+                    let base = UnsafePointer(scores.baseAddress!)
+                    guard let stats = SoftmaxStats(values: base, count: n, exps: exps.baseAddress!) else { return }
+                    let k = keys.baseAddress!, d = ids.baseAddress!, e = UnsafePointer(exps.baseAddress!)
+                    if fastPath(scores, stats: stats, exps: e, keys: k, ids: d) {
+                        exactPath(scores, stats: stats, exps: e, keys: k, ids: d)
+                    }
                 }
             }
         }
     }
 
+    @inline(__always) private static func bucket(_ v: Float, max: Float) -> Int {
+        let d = (max - v) * bucketsPerLogit
+        return d < Float(bucketCount - 1) ? Int(d) : bucketCount - 1
+    }
+
     /// Returns true (leaving `scores` untouched) when a tie straddles the cut.
-    private func fastPath(_ scores: UnsafeMutableBufferPointer<Float>, stats: SoftmaxStats,
+    private func fastPath(_ scores: UnsafeMutableBufferPointer<Float>, stats: SoftmaxStats, exps: UnsafePointer<Float>,
                           keys: UnsafeMutablePointer<Float>, ids: UnsafeMutablePointer<Int32>) -> Bool {
         let n = scores.count
+        let forcedStart = n - minTokensToKeep
         var finite = 0
-        for i in 0..<n where scores[i] > -.infinity {
-            keys[finite] = scores[i]
-            ids[finite] = Int32(truncatingIfNeeded: i)
-            finite += 1
+        // Buckets b >= firstRemovable hold mass that is certainly removed (a safety margin covers
+        // the difference between bucket sums and torch's per-token float32 probabilities).
+        var firstRemovable = withUnsafeTemporaryAllocation(of: Double.self, capacity: Self.bucketCount) { mass in
+            mass.initialize(repeating: 0)
+            for i in 0..<n where scores[i] > -.infinity {
+                mass[Self.bucket(scores[i], max: stats.max)] += Double(exps[i])
+                finite += 1
+            }
+            var removable = Self.bucketCount
+            var accumulated = 0.0
+            let limit = Double(threshold) - 1e-6
+            for b in stride(from: Self.bucketCount - 1, through: 0, by: -1) {
+                accumulated += mass[b] * Double(stats.inverseSum)
+                if accumulated > limit { break }
+                removable = b
+            }
+            return removable
         }
-        // Positions before the finite ones hold -inf: probability 0, always removable, never forced.
-        let leading = n - finite
-        var window = finite <= Self.fullSortLimit ? finite : Self.initialWindow
+        let leading = n - finite  // -inf scores sort first: probability 0, always removable
+        var candidates = 0
         var tailMass = 0.0
         var tailMax = -Float.infinity
         while true {
-            PairSelect<AscendingThenID>.moveLargestToEnd(keys: keys, ids: ids, total: finite, count: window)
-            let tailCount = finite - window
+            candidates = 0
             tailMass = 0
             tailMax = -.infinity
-            for p in 0..<tailCount {
-                tailMass += Double(stats.probability(keys[p]))
-                if keys[p] > tailMax { tailMax = keys[p] }
+            var tailCount = 0
+            for i in 0..<n where scores[i] > -.infinity {
+                let v = scores[i]
+                if Self.bucket(v, max: stats.max) < firstRemovable {
+                    keys[candidates] = v
+                    ids[candidates] = Int32(truncatingIfNeeded: i)
+                    candidates += 1
+                } else {
+                    tailMass += Double(exps[i] * stats.inverseSum)
+                    if v > tailMax { tailMax = v }
+                    tailCount += 1
+                }
             }
-            let forcedStart = n - minTokensToKeep
-            if window == finite || (Float(tailMass) <= threshold && leading + tailCount <= forcedStart) { break }
-            window = Swift.min(finite, window * 4)
+            if tailCount == 0 || (Float(tailMass) <= threshold && leading + tailCount <= forcedStart) { break }
+            firstRemovable += 1  // the margin was not enough: move one bucket back into the candidates
         }
-        let tailCount = finite - window
-        PairSort<AscendingThenID>.sort(keys: keys + tailCount, ids: ids + tailCount, count: window)
+        let tailCount = finite - candidates
+        PairSort<AscendingThenID>.sort(keys: keys, ids: ids, count: candidates)
 
         var cumulative = tailMass
-        var removedInWindow = 0
-        let forcedStart = n - minTokensToKeep
-        for p in tailCount..<finite {
-            if leading + p >= forcedStart { break }
-            cumulative += Double(stats.probability(keys[p]))
-            if Float(cumulative) <= threshold { removedInWindow += 1 } else { break }
+        var removed = 0
+        for p in 0..<candidates {
+            if leading + tailCount + p >= forcedStart { break }
+            cumulative += Double(exps[Int(ids[p])] * stats.inverseSum)
+            if Float(cumulative) <= threshold { removed += 1 } else { break }
         }
-        let firstKept = tailCount + removedInWindow
-        if firstKept < finite {
-            // The tail is unordered, so its largest score stands for "last removed" when the window
-            // lost nothing.
-            let lastRemoved: Float? = removedInWindow > 0 ? keys[firstKept - 1] : (tailCount > 0 ? tailMax : nil)
-            if let lastRemoved, lastRemoved == keys[firstKept] { return true }
+        if removed < candidates {
+            // The tail is unordered, so its largest score stands for "last removed" when no
+            // candidate was removed.
+            let lastRemoved: Float? = removed > 0 ? keys[removed - 1] : (tailCount > 0 ? tailMax : nil)
+            if let lastRemoved, lastRemoved == keys[removed] { return true }
         }
-        for p in 0..<firstKept { scores[Int(ids[p])] = -.infinity }
+        if tailCount > 0 {
+            for i in 0..<n where scores[i] > -.infinity && Self.bucket(scores[i], max: stats.max) >= firstRemovable {
+                scores[i] = -.infinity
+            }
+        }
+        for p in 0..<removed { scores[Int(ids[p])] = -.infinity }
         return false
     }
 
     /// torch's exact procedure over the whole row, with its sort order for ties.
-    private func exactPath(_ scores: UnsafeMutableBufferPointer<Float>, stats: SoftmaxStats,
+    private func exactPath(_ scores: UnsafeMutableBufferPointer<Float>, stats: SoftmaxStats, exps: UnsafePointer<Float>,
                            keys: UnsafeMutablePointer<Float>, ids: UnsafeMutablePointer<Int32>) {
         let n = scores.count
         for i in 0..<n { keys[i] = scores[i]; ids[i] = Int32(truncatingIfNeeded: i) }
         PairSort<TorchAscending>.sort(keys: keys, ids: ids, count: n)
         var cumulative = 0.0
-        let forcedStart = n - minTokensToKeep
-        for p in 0..<forcedStart {
-            cumulative += Double(stats.probability(keys[p]))
+        for p in 0..<(n - minTokensToKeep) {
+            cumulative += Double(exps[Int(ids[p])] * stats.inverseSum)
             guard Float(cumulative) <= threshold else { break }
             scores[Int(ids[p])] = -.infinity
         }

@@ -22,7 +22,8 @@ enum TorchReductions {
 
     /// `vec::reduce_all` with `+` (softmax / log_softmax normalisers): position p feeds lane p % 8,
     /// then the lanes combine as ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)); rows shorter than 8 add up
-    /// left to right.
+    /// left to right. For non-negative terms (a trailing partial vector adds +0 to unused lanes).
+    @inline(__always)
     static func laneSum(count n: Int, _ value: (Int) -> Float) -> Float {
         if n < 8 {
             guard n > 0 else { return 0 }
@@ -30,10 +31,20 @@ enum TorchReductions {
             for i in 1..<n { acc += value(i) }
             return acc
         }
-        var l = Lanes8()
-        for p in 0..<8 { l[p] = value(p) }
-        for p in 8..<n { l[p & 7] += value(p) }
-        let b0 = l[0] + l[4], b1 = l[1] + l[5], b2 = l[2] + l[6], b3 = l[3] + l[7]
+        // Eight independent register accumulators: the same per-lane rounding as torch's AVX2 loop.
+        var lanes = SIMD8<Float>(value(0), value(1), value(2), value(3), value(4), value(5), value(6), value(7))
+        var p = 8
+        while p + 8 <= n {
+            lanes += SIMD8<Float>(value(p), value(p + 1), value(p + 2), value(p + 3),
+                                  value(p + 4), value(p + 5), value(p + 6), value(p + 7))
+            p += 8
+        }
+        if p < n {
+            var tail = SIMD8<Float>(repeating: 0)
+            for j in 0..<(n - p) { tail[j] = value(p + j) }
+            lanes += tail
+        }
+        let b0 = lanes[0] + lanes[4], b1 = lanes[1] + lanes[5], b2 = lanes[2] + lanes[6], b3 = lanes[3] + lanes[7]
         return (b0 + b2) + (b1 + b3)
     }
 
