@@ -10,6 +10,25 @@ struct TokenChooserTests {
         #expect(scores.withUnsafeBufferPointer { TokenChooser.argmax($0) } == 1)
     }
 
+    @Test("NaN and +inf are found anywhere in a row (vector and tail parts); -inf is allowed")
+    func invalidLogitScan() {
+        var row = [Float](repeating: 0.5, count: 21)
+        row[3] = -.infinity
+        #expect(row.withUnsafeBufferPointer { TokenChooser.firstInvalidLogit($0) } == nil)
+        row[13] = .nan
+        row[19] = .infinity
+        #expect(row.withUnsafeBufferPointer { TokenChooser.firstInvalidLogit($0) } == 13)
+        row[13] = 0
+        #expect(row.withUnsafeBufferPointer { TokenChooser.firstInvalidLogit($0) } == 19)
+    }
+
+    @Test("greedy ties resolve to the lowest id beyond the first vector too")
+    func greedyTiesLongRow() {
+        var row = [Float](repeating: 0, count: 37)
+        row[30] = 2; row[17] = 2; row[36] = 2
+        #expect(row.withUnsafeBufferPointer { TokenChooser.argmax($0) } == 17)
+    }
+
     @Test("nothing can be chosen when every score is -inf")
     func allFiltered() {
         let scores = [Float](repeating: -.infinity, count: 4)
@@ -27,6 +46,23 @@ struct TokenChooserTests {
         #expect(pick(0.2501) == 2)
         #expect(pick(0.74) == 3)
         #expect(pick(0.999_999_999) == 3)
+    }
+
+    @Test("sampling from top-k's candidate list picks exactly what a scan of the whole row picks")
+    func candidateListMatchesDenseScan() throws {
+        var g = SplitMix64(state: 3)
+        var scores = (0..<3000).map { _ in Float(Double(g.next() >> 11) * 0x1p-53) * 10 }
+        let chain = LogitsProcessorChain(try GenerationParameters(doSample: true, temperature: 0.9, topK: 40, topP: 0.8).resolved())
+        let workspace = LogitsWorkspace()
+        scores.withUnsafeMutableBufferPointer { chain.apply($0, history: TokenHistory(prompt: [1]), workspace: workspace) }
+        #expect(workspace.candidatesValid)
+        #expect(workspace.candidateCount == scores.filter { $0 > -.infinity }.count)
+        for k in 0..<200 {
+            let u = Double(k) / 200
+            let viaList = scores.withUnsafeBufferPointer { TokenChooser.sample($0, workspace: workspace, uniform: u) }
+            let viaScan = scores.withUnsafeBufferPointer { TokenChooser.sample($0, uniform: u) }
+            #expect(viaList == viaScan)
+        }
     }
 
     @Test("sampled frequencies follow the processed distribution (chi-square, fixed seed)")

@@ -41,7 +41,53 @@ public final class LogitsWorkspace {
     private var stamps: [UInt32] = []
     private var currentStamp: UInt32 = 0
 
+    /// Ids whose score is above -inf, ascending, once a filtering warper (top-k) has found them in
+    /// the current chain run; later processors and the sampler then visit only these instead of
+    /// the whole vocabulary. Reset by `LogitsProcessorChain.apply`.
+    var candidates: [Int32] = []
+    var candidateCount = 0
+    var candidatesValid = false
+
     public init() {}
+
+    /// Records the finite-scored ids of `scores` as the candidate list.
+    func collectCandidates(_ scores: UnsafeMutableBufferPointer<Float>) {
+        if candidates.count < scores.count { candidates = [Int32](repeating: 0, count: scores.count) }
+        var count = 0
+        candidates.withUnsafeMutableBufferPointer { c in
+            for i in scores.indices where scores[i] > -.infinity {
+                c[count] = Int32(truncatingIfNeeded: i)
+                count += 1
+            }
+        }
+        candidateCount = count
+        candidatesValid = true
+    }
+
+    /// Drops candidates whose score has since become -inf (keeps the list valid after a filter).
+    func pruneCandidates(_ scores: UnsafeMutableBufferPointer<Float>) {
+        guard candidatesValid else { return }
+        var kept = 0
+        candidates.withUnsafeMutableBufferPointer { c in
+            for j in 0..<candidateCount where scores[Int(c[j])] > -.infinity {
+                c[kept] = c[j]
+                kept += 1
+            }
+        }
+        candidateCount = kept
+    }
+
+    /// Calls `body` with every id whose score is above -inf, in ascending order.
+    @inline(__always)
+    func forEachFinite(_ scores: UnsafeMutableBufferPointer<Float>, _ body: (Int) -> Void) {
+        if candidatesValid {
+            candidates.withUnsafeBufferPointer { c in
+                for j in 0..<candidateCount { body(Int(c[j])) }
+            }
+        } else {
+            for i in scores.indices where scores[i] > -.infinity { body(i) }
+        }
+    }
 
     /// Starts a fresh set of marks over `vocabularySize` ids.
     func beginMarking(vocabularySize: Int) {

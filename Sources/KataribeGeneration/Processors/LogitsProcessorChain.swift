@@ -40,6 +40,7 @@ public struct LogitsProcessorChain: Sendable {
     public var transformersNames: [String] { processors.map(\.transformersName) }
 
     public func apply(_ scores: UnsafeMutableBufferPointer<Float>, history: TokenHistory, workspace: LogitsWorkspace) {
+        workspace.candidatesValid = false
         for processor in processors { processor.process(scores, history: history, workspace: workspace) }
     }
 

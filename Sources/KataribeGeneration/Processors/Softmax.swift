@@ -18,13 +18,48 @@ struct SoftmaxStats {
         var m = -Float.infinity
         for i in 0..<count where values[i] > m { m = values[i] }
         guard m > -.infinity else { return nil }
-        max = m
-        sum = TorchReductions.laneSum(count: count) { i in
+        let total = TorchReductions.laneSum(count: count) { i in
             let x = values[i]
             let e = x == -.infinity ? 0 : Foundation.exp(x - m)
             exps?[i] = e
             return e
         }
+        self.init(max: m, sum: total)
+    }
+
+    /// The same statistics visiting only the workspace's finite ids (`exps` filled only there).
+    /// Identical to the dense computation: -inf entries add exactly +0 to their lane.
+    init?(scores: UnsafeMutableBufferPointer<Float>, workspace: LogitsWorkspace, exps: UnsafeMutablePointer<Float>) {
+        guard workspace.candidatesValid else {
+            self.init(values: UnsafePointer(scores.baseAddress!), count: scores.count, exps: exps)
+            return
+        }
+        var m = -Float.infinity
+        workspace.forEachFinite(scores) { i in if scores[i] > m { m = scores[i] } }
+        guard m > -.infinity else { return nil }
+        var total: Float = 0
+        if scores.count < 8 {
+            workspace.forEachFinite(scores) { i in
+                let e = Foundation.exp(scores[i] - m)
+                exps[i] = e
+                total += e
+            }
+        } else {
+            var lanes = SIMD8<Float>(repeating: 0)
+            workspace.forEachFinite(scores) { i in
+                let e = Foundation.exp(scores[i] - m)
+                exps[i] = e
+                lanes[i & 7] += e
+            }
+            let b0 = lanes[0] + lanes[4], b1 = lanes[1] + lanes[5], b2 = lanes[2] + lanes[6], b3 = lanes[3] + lanes[7]
+            total = (b0 + b2) + (b1 + b3)
+        }
+        self.init(max: m, sum: total)
+    }
+
+    private init(max: Float, sum: Float) {
+        self.max = max
+        self.sum = sum
         inverseSum = 1 / sum
         logSum = Foundation.log(sum)
     }

@@ -1,6 +1,7 @@
 /// transformers' `TopKLogitsWarper`: scores below the k-th largest score become -inf. Every score
 /// equal to the k-th largest is kept, so ties at the cut keep more than k tokens, as in torch.
-/// The k-th largest is found with a size-k min-heap (one pass, O(n log k)), not a full sort.
+/// The k-th largest is found with a size-k min-heap (one pass, O(n log k)), not a full sort, and
+/// the surviving ids are handed on as the workspace's candidate list.
 public struct TopKWarper: LogitsProcessor {
     public let topK: Int
     public var transformersName: String { "TopKLogitsWarper" }
@@ -16,6 +17,8 @@ public struct TopKWarper: LogitsProcessor {
             Self.kthLargest(scores, k: k, heap: heap.baseAddress!)
         }
         for i in 0..<n where scores[i] < kth { scores[i] = -.infinity }
+        // Few ids survive; let the warpers and the sampler after this one visit only those.
+        workspace.collectCandidates(scores)
     }
 
     /// Keeps the k largest seen so far in a min-heap whose root is the current k-th largest.

@@ -36,15 +36,15 @@ public struct TopPWarper: LogitsProcessor {
         workspace.values.withUnsafeMutableBufferPointer { keys in
             workspace.indices.withUnsafeMutableBufferPointer { ids in
                 workspace.probabilities.withUnsafeMutableBufferPointer { exps in
-                    let base = UnsafePointer(scores.baseAddress!)
-                    guard let stats = SoftmaxStats(values: base, count: n, exps: exps.baseAddress!) else { return }
+                    guard let stats = SoftmaxStats(scores: scores, workspace: workspace, exps: exps.baseAddress!) else { return }
                     let k = keys.baseAddress!, d = ids.baseAddress!, e = UnsafePointer(exps.baseAddress!)
-                    if fastPath(scores, stats: stats, exps: e, keys: k, ids: d) {
+                    if fastPath(scores, stats: stats, exps: e, keys: k, ids: d, workspace: workspace) {
                         exactPath(scores, stats: stats, exps: e, keys: k, ids: d)
                     }
                 }
             }
         }
+        workspace.pruneCandidates(scores)
     }
 
     @inline(__always) private static func bucket(_ v: Float, max: Float) -> Int {
@@ -54,7 +54,8 @@ public struct TopPWarper: LogitsProcessor {
 
     /// Returns true (leaving `scores` untouched) when a tie straddles the cut.
     private func fastPath(_ scores: UnsafeMutableBufferPointer<Float>, stats: SoftmaxStats, exps: UnsafePointer<Float>,
-                          keys: UnsafeMutablePointer<Float>, ids: UnsafeMutablePointer<Int32>) -> Bool {
+                          keys: UnsafeMutablePointer<Float>, ids: UnsafeMutablePointer<Int32>,
+                          workspace: LogitsWorkspace) -> Bool {
         let n = scores.count
         let forcedStart = n - minTokensToKeep
         var finite = 0
@@ -62,7 +63,7 @@ public struct TopPWarper: LogitsProcessor {
         // the difference between bucket sums and torch's per-token float32 probabilities).
         var firstRemovable = withUnsafeTemporaryAllocation(of: Double.self, capacity: Self.bucketCount) { mass in
             mass.initialize(repeating: 0)
-            for i in 0..<n where scores[i] > -.infinity {
+            workspace.forEachFinite(scores) { i in
                 mass[Self.bucket(scores[i], max: stats.max)] += Double(exps[i])
                 finite += 1
             }
@@ -85,7 +86,7 @@ public struct TopPWarper: LogitsProcessor {
             tailMass = 0
             tailMax = -.infinity
             var tailCount = 0
-            for i in 0..<n where scores[i] > -.infinity {
+            workspace.forEachFinite(scores) { i in
                 let v = scores[i]
                 if Self.bucket(v, max: stats.max) < firstRemovable {
                     keys[candidates] = v
@@ -117,8 +118,8 @@ public struct TopPWarper: LogitsProcessor {
             if let lastRemoved, lastRemoved == keys[removed] { return true }
         }
         if tailCount > 0 {
-            for i in 0..<n where scores[i] > -.infinity && Self.bucket(scores[i], max: stats.max) >= firstRemovable {
-                scores[i] = -.infinity
+            workspace.forEachFinite(scores) { i in
+                if Self.bucket(scores[i], max: stats.max) >= firstRemovable { scores[i] = -.infinity }
             }
         }
         for p in 0..<removed { scores[Int(ids[p])] = -.infinity }
@@ -133,9 +134,11 @@ public struct TopPWarper: LogitsProcessor {
         PairSort<TorchAscending>.sort(keys: keys, ids: ids, count: n)
         var cumulative = 0.0
         for p in 0..<(n - minTokensToKeep) {
-            cumulative += Double(exps[Int(ids[p])] * stats.inverseSum)
+            let id = Int(ids[p])
+            // `exps` is only filled for finite scores; -inf has probability 0.
+            cumulative += keys[p] == -.infinity ? 0 : Double(exps[id] * stats.inverseSum)
             guard Float(cumulative) <= threshold else { break }
-            scores[Int(ids[p])] = -.infinity
+            scores[id] = -.infinity
         }
     }
 }

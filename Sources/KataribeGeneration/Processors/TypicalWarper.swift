@@ -59,5 +59,6 @@ public struct TypicalWarper: LogitsProcessor {
                 }
             }
         }
+        workspace.pruneCandidates(scores)
     }
 }

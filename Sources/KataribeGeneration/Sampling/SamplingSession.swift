@@ -70,12 +70,12 @@ public final class SamplingSession {
     /// Does not record the token; call `accept` with it.
     public func nextToken(logits: UnsafeMutableBufferPointer<Float>) throws(SamplingError) -> Int {
         guard stopReason == nil else { throw .sessionFinished }
-        for i in logits.indices where logits[i].isNaN || logits[i] == .infinity {
-            throw .invalidLogit(tokenID: i, value: logits[i])
+        if let bad = TokenChooser.firstInvalidLogit(UnsafeBufferPointer(logits)) {
+            throw .invalidLogit(tokenID: bad, value: logits[bad])
         }
         chain.apply(logits, history: history, workspace: workspace)
         let chosen = parameters.doSample
-            ? TokenChooser.sample(UnsafeBufferPointer(logits), uniform: generator.nextUnitInterval())
+            ? TokenChooser.sample(UnsafeBufferPointer(logits), workspace: workspace, uniform: generator.nextUnitInterval())
             : TokenChooser.argmax(UnsafeBufferPointer(logits))
         guard let chosen else { throw .noCandidate }
         return chosen
