@@ -1,0 +1,125 @@
+/// `GenerationParameters` with transformers' global defaults filled in and validated the way
+/// transformers validates them (a value transformers rejects is a typed error here; a value it
+/// silently ignores, e.g. `no_repeat_ngram_size = -1`, is ignored here too).
+public struct ResolvedGenerationParameters: Sendable, Equatable {
+    public var doSample: Bool
+    public var temperature: Double
+    public var topK: Int
+    public var topP: Double
+    public var typicalP: Double
+    public var repetitionPenalty: Double
+    public var noRepeatNgramSize: Int
+    public var minNewTokens: Int
+    /// nil: the limit is `maxLength` total tokens (see `maxNewTokens(promptLength:)`).
+    public var maxNewTokens: Int?
+    public var maxLength: Int
+    public var eosTokenIds: [Int]
+    public var padTokenId: Int?
+    public var stopStrings: [String]
+    public var numReturnSequences: Int
+    public var seed: UInt64?
+    public var stopStringHandling: StopStringHandling
+
+    /// transformers' `GenerationConfig._get_default_generation_params()` values for the fields above.
+    public enum Defaults {
+        public static let doSample = false
+        public static let temperature = 1.0
+        public static let topK = 50
+        public static let topP = 1.0
+        public static let typicalP = 1.0
+        public static let repetitionPenalty = 1.0
+        public static let noRepeatNgramSize = 0
+        public static let minNewTokens = 0
+        public static let maxLength = 20
+        public static let numReturnSequences = 1
+    }
+
+    /// How many tokens may be generated after a prompt of `promptLength` tokens: `max_new_tokens` when
+    /// set, otherwise what is left of `max_length` (transformers raises when nothing is left).
+    public func maxNewTokens(promptLength: Int) throws(GenerationParameterError) -> Int {
+        if let maxNewTokens { return maxNewTokens }
+        guard promptLength < maxLength else {
+            throw .promptReachesMaxLength(promptLength: promptLength, maxLength: maxLength)
+        }
+        return maxLength - promptLength
+    }
+}
+
+extension GenerationParameters {
+    /// Fills transformers' defaults and validates. Throws for the values transformers rejects.
+    public func resolved() throws(GenerationParameterError) -> ResolvedGenerationParameters {
+        typealias D = ResolvedGenerationParameters.Defaults
+        let r = ResolvedGenerationParameters(
+            doSample: doSample ?? D.doSample,
+            temperature: temperature ?? D.temperature,
+            topK: topK ?? D.topK,
+            topP: topP ?? D.topP,
+            typicalP: typicalP ?? D.typicalP,
+            repetitionPenalty: repetitionPenalty ?? D.repetitionPenalty,
+            noRepeatNgramSize: noRepeatNgramSize ?? D.noRepeatNgramSize,
+            minNewTokens: minNewTokens ?? D.minNewTokens,
+            maxNewTokens: maxNewTokens,
+            maxLength: maxLength ?? D.maxLength,
+            eosTokenIds: eosTokenIds ?? [],
+            padTokenId: padTokenId,
+            stopStrings: stopStrings ?? [],
+            numReturnSequences: numReturnSequences ?? D.numReturnSequences,
+            seed: seed,
+            stopStringHandling: stopStringHandling ?? .keep
+        )
+        try r.validate()
+        return r
+    }
+}
+
+extension ResolvedGenerationParameters {
+    /// Each check mirrors the place transformers raises: the warpers only exist when sampling, so
+    /// their arguments are only checked then.
+    func validate() throws(GenerationParameterError) {
+        if let maxNewTokens, maxNewTokens <= 0 {
+            throw .invalid(name: "max_new_tokens", value: "\(maxNewTokens)", reason: "must be greater than 0")
+        }
+        if repetitionPenalty != 1.0, !(repetitionPenalty > 0) {
+            throw .invalid(name: "repetition_penalty", value: "\(repetitionPenalty)", reason: "must be a strictly positive float")
+        }
+        if numReturnSequences < 1 {
+            throw .invalid(name: "num_return_sequences", value: "\(numReturnSequences)", reason: "must be at least 1")
+        }
+        if numReturnSequences > 1, !doSample {
+            throw .invalid(name: "num_return_sequences", value: "\(numReturnSequences)",
+                           reason: "greedy decoding (do_sample=false) gives one sequence; set do_sample=true")
+        }
+        if stopStrings.contains(where: \.isEmpty) {
+            throw .invalid(name: "stop_strings", value: "\"\"", reason: "a stop string must not be empty")
+        }
+        guard doSample else { return }
+        if temperature != 1.0, !(temperature > 0) {
+            throw .invalid(name: "temperature", value: "\(temperature)",
+                           reason: "must be strictly positive when sampling; for greedy decoding set do_sample=false")
+        }
+        if topK < 0 {
+            throw .invalid(name: "top_k", value: "\(topK)", reason: "must be 0 (disabled) or a positive integer")
+        }
+        if topP < 0 || topP.isNaN {
+            throw .invalid(name: "top_p", value: "\(topP)", reason: "must be in [0, 1]")
+        }
+        if typicalP < 1.0, !(typicalP > 0) {
+            throw .invalid(name: "typical_p", value: "\(typicalP)", reason: "must be in (0, 1]")
+        }
+    }
+}
+
+/// A generation setting that cannot be used.
+public enum GenerationParameterError: Error, CustomStringConvertible, Equatable, Sendable {
+    case invalid(name: String, value: String, reason: String)
+    case promptReachesMaxLength(promptLength: Int, maxLength: Int)
+
+    public var description: String {
+        switch self {
+        case let .invalid(name, value, reason):
+            return "invalid generation parameter \(name)=\(value): \(reason)"
+        case let .promptReachesMaxLength(promptLength, maxLength):
+            return "the prompt has \(promptLength) tokens but max_length is \(maxLength); set max_new_tokens"
+        }
+    }
+}

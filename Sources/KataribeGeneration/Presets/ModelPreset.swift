@@ -1,0 +1,128 @@
+/// Everything Kataribe needs to run a known model the way its model card does.
+public struct ModelPreset: Codable, Sendable, Equatable {
+    /// Short name used on the command line, e.g. `open-calm-small`.
+    public var id: String
+    /// Hugging Face repository the weights come from (nil for local-only models).
+    public var hubRepoID: String?
+    /// Folder relative to the project root for local models (e.g. `Models/demo-calm`).
+    public var localPath: String?
+    public var family: ModelFamily
+    /// Weight dtype the card (and transformers 5's default `dtype="auto"`) loads.
+    public var dtype: ModelDType
+    public var tokenizer: TokenizerPreference
+    /// `add_special_tokens` when encoding the prompt (the cards' `tokenizer(...)` / `encode(...)` call).
+    public var addSpecialTokens: Bool
+    /// `skip_special_tokens` when decoding the output (drops eos from the text when true).
+    public var skipSpecialTokens: Bool
+    /// Whether the card prints the prompt together with the continuation (`decode(output[0])`)
+    /// rather than only the new tokens.
+    public var decodeIncludesPrompt: Bool
+    public var promptFormat: PromptFormat
+    /// The card's `generate(...)` arguments. eos/pad ids are left to the model's own config.
+    public var generation: GenerationParameters
+    public var summary: String
+
+    public init(id: String, hubRepoID: String?, localPath: String?, family: ModelFamily, dtype: ModelDType,
+                tokenizer: TokenizerPreference, addSpecialTokens: Bool, skipSpecialTokens: Bool,
+                decodeIncludesPrompt: Bool, promptFormat: PromptFormat, generation: GenerationParameters, summary: String) {
+        self.id = id
+        self.hubRepoID = hubRepoID
+        self.localPath = localPath
+        self.family = family
+        self.dtype = dtype
+        self.tokenizer = tokenizer
+        self.addSpecialTokens = addSpecialTokens
+        self.skipSpecialTokens = skipSpecialTokens
+        self.decodeIncludesPrompt = decodeIncludesPrompt
+        self.promptFormat = promptFormat
+        self.generation = generation
+        self.summary = summary
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, family, dtype, tokenizer, summary, generation
+        case hubRepoID = "hub_repo_id"
+        case localPath = "local_path"
+        case addSpecialTokens = "add_special_tokens"
+        case skipSpecialTokens = "skip_special_tokens"
+        case decodeIncludesPrompt = "decode_includes_prompt"
+        case promptFormat = "prompt_format"
+    }
+}
+
+public enum ModelFamily: String, Codable, Sendable, CaseIterable {
+    /// cyberagent/open-calm-*: GPT-NeoX with a byte-level BPE tokenizer.
+    case openCalm = "open-calm"
+    /// rinna/japanese-gpt-neox-3.6b*: GPT-NeoX with a SentencePiece unigram tokenizer.
+    case rinnaGPTNeoX = "rinna-gpt-neox"
+}
+
+public enum ModelDType: String, Codable, Sendable, CaseIterable {
+    case float16, bfloat16, float32
+}
+
+public enum TokenizerPreference: String, Codable, Sendable, CaseIterable {
+    /// tokenizer.json (transformers' default `use_fast=True`).
+    case fast
+    /// The SentencePiece model (`use_fast=False`, as rinna's cards require).
+    case slow
+}
+
+/// Per-field overrides of a preset (suite files, CLI flags). Unset fields keep the preset's value;
+/// `generation` is merged field by field (`GenerationParameters.merged(over:)`).
+public struct ModelPresetOverrides: Codable, Sendable, Equatable {
+    public var hubRepoID: String?
+    public var localPath: String?
+    public var family: ModelFamily?
+    public var dtype: ModelDType?
+    public var tokenizer: TokenizerPreference?
+    public var addSpecialTokens: Bool?
+    public var skipSpecialTokens: Bool?
+    public var decodeIncludesPrompt: Bool?
+    public var promptFormat: PromptFormat?
+    public var generation: GenerationParameters?
+
+    public init(hubRepoID: String? = nil, localPath: String? = nil, family: ModelFamily? = nil, dtype: ModelDType? = nil,
+                tokenizer: TokenizerPreference? = nil, addSpecialTokens: Bool? = nil, skipSpecialTokens: Bool? = nil,
+                decodeIncludesPrompt: Bool? = nil, promptFormat: PromptFormat? = nil, generation: GenerationParameters? = nil) {
+        self.hubRepoID = hubRepoID
+        self.localPath = localPath
+        self.family = family
+        self.dtype = dtype
+        self.tokenizer = tokenizer
+        self.addSpecialTokens = addSpecialTokens
+        self.skipSpecialTokens = skipSpecialTokens
+        self.decodeIncludesPrompt = decodeIncludesPrompt
+        self.promptFormat = promptFormat
+        self.generation = generation
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case family, dtype, tokenizer, generation
+        case hubRepoID = "hub_repo_id"
+        case localPath = "local_path"
+        case addSpecialTokens = "add_special_tokens"
+        case skipSpecialTokens = "skip_special_tokens"
+        case decodeIncludesPrompt = "decode_includes_prompt"
+        case promptFormat = "prompt_format"
+    }
+}
+
+extension ModelPreset {
+    /// This preset with `overrides` applied on top. Chain for several layers:
+    /// `preset.applying(suite).applying(cli)`.
+    public func applying(_ overrides: ModelPresetOverrides) -> ModelPreset {
+        var p = self
+        p.hubRepoID = overrides.hubRepoID ?? hubRepoID
+        p.localPath = overrides.localPath ?? localPath
+        p.family = overrides.family ?? family
+        p.dtype = overrides.dtype ?? dtype
+        p.tokenizer = overrides.tokenizer ?? tokenizer
+        p.addSpecialTokens = overrides.addSpecialTokens ?? addSpecialTokens
+        p.skipSpecialTokens = overrides.skipSpecialTokens ?? skipSpecialTokens
+        p.decodeIncludesPrompt = overrides.decodeIncludesPrompt ?? decodeIncludesPrompt
+        p.promptFormat = overrides.promptFormat ?? promptFormat
+        if let generation = overrides.generation { p.generation = generation.merged(over: self.generation) }
+        return p
+    }
+}

@@ -1,4 +1,0 @@
-import Testing
-@testable import KataribeGeneration
-
-@Test func moduleLinks() {}
