@@ -21,7 +21,33 @@ public enum ModelLoader {
     public static let supportedModelTypes = ["gpt_neox"]
 
     public static func load(directory: URL, options: LoadOptions = LoadOptions()) throws(ModelError) -> any CausalLanguageModel {
-        try loadGPTNeoX(directory: directory, options: options)
+        let (modelType, file) = try readModelType(directory: directory)
+        switch modelType {
+        case "gpt_neox": return try loadGPTNeoX(directory: directory, options: options)
+        default: throw .unknownModelType(file: file, modelType: modelType)
+        }
+    }
+
+    /// config.json's `model_type`, and the config file's path.
+    public static func readModelType(directory: URL) throws(ModelError) -> (modelType: String, file: String) {
+        let (dictionary, _, file) = try readConfigObject(directory: directory)
+        guard let modelType = dictionary["model_type"] as? String else { throw .missingConfigKey(file: file, key: "model_type") }
+        return (modelType, file)
+    }
+
+    private static func readConfigObject(directory: URL) throws(ModelError) -> ([String: Any], Data, String) {
+        let url = directory.appendingPathComponent("config.json")
+        let file = url.path
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw .configUnreadable(file: file, reason: FileManager.default.fileExists(atPath: file) ? "unreadable" : "file not found")
+        }
+        let object: Any
+        do { object = try JSONSerialization.jsonObject(with: data) } catch {
+            throw .configUnreadable(file: file, reason: "not valid JSON")
+        }
+        guard let dictionary = object as? [String: Any] else { throw .configUnreadable(file: file, reason: "not a JSON object") }
+        return (dictionary, data, file)
     }
 
     /// What `kataribe inspect` shows: architecture, sizes, dtypes, files and a memory estimate.
@@ -45,19 +71,9 @@ public enum ModelLoader {
                             batchCapacity: options.batchCapacity, files: tensors.files, format: tensors.format)
     }
 
-    /// `config.json`, decoded and validated for the architecture its `model_type` names.
+    /// `config.json` of a GPT-NeoX model, decoded and validated.
     public static func readConfig(directory: URL) throws(ModelError) -> GPTNeoXConfig {
-        let url = directory.appendingPathComponent("config.json")
-        let file = url.path
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw .configUnreadable(file: file, reason: FileManager.default.fileExists(atPath: file) ? "unreadable" : "file not found")
-        }
-        let object: Any
-        do { object = try JSONSerialization.jsonObject(with: data) } catch {
-            throw .configUnreadable(file: file, reason: "not valid JSON")
-        }
-        guard let dictionary = object as? [String: Any] else { throw .configUnreadable(file: file, reason: "not a JSON object") }
+        let (dictionary, data, file) = try readConfigObject(directory: directory)
         guard let modelType = dictionary["model_type"] as? String else { throw .missingConfigKey(file: file, key: "model_type") }
         guard modelType == "gpt_neox" else { throw .unknownModelType(file: file, modelType: modelType) }
         let config: GPTNeoXConfig

@@ -86,6 +86,10 @@ struct ConfigTests {
             Issue.record("expected unknownModelType"); return
         }
         #expect(file.hasSuffix("config.json"))
+        let directory = try makeModelDirectory(config: try editedJSON(try seqF32Config(), ["model_type": "llama"]), tensors: [])
+        guard case .unknownModelType(_, "llama") = loadError(directory) else {
+            Issue.record("ModelLoader.load must refuse it too"); return
+        }
     }
 
     @Test("absurd sizes are refused: zero, negative, indivisible, odd rotary, more memory than the machine has")
