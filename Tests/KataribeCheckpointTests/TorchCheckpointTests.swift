@@ -123,6 +123,20 @@ struct TorchCheckpointTests {
         }) else { Issue.record("expected notAZipArchive"); return }
     }
 
+    @Test("a zip without data.pkl, or without a storage the pickle names, reports the missing entry")
+    func missingEntries() throws {
+        var noPickle = ZipBuilder()
+        noPickle.add("archive/version", Array("3".utf8))
+        #expect(failure { _ = try TorchCheckpointReader.read(url: writeTemporaryFile(noPickle.build())) } == .missingEntry("data.pkl"))
+
+        var noStorage = try ZipBuilder.repacking(fixtureBytes("tensors/parameter.bin"))
+        noStorage.entries.removeAll { $0.name.hasSuffix("/data/0") }
+        guard case .missingEntry(let name) = failure({ _ = try TorchCheckpointReader.read(url: writeTemporaryFile(noStorage.build())) }) else {
+            Issue.record("expected missingEntry"); return
+        }
+        #expect(name.hasSuffix("data/0"))
+    }
+
     @Test("a storage smaller than its tensor view is an error")
     func storageTooSmall() throws {
         // ('storage', FloatStorage, '0', 'cpu', 4) viewed as a [3, 3] tensor.
