@@ -1,0 +1,86 @@
+import ArgumentParser
+import Foundation
+import KataribeModels
+
+/// `kataribe inspect --model DIR [--json]`
+struct InspectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Show a model directory's architecture, parameter count, dtypes, files and memory estimate.")
+
+    @Option(name: .long, help: "A Hugging Face model directory (config.json + weights).")
+    var model: String
+
+    @Flag(name: .long, help: "Print JSON (see README: kataribe inspect --json).")
+    var json = false
+
+    func run() throws {
+        let info: ModelInspection
+        do {
+            info = try ModelLoader.inspect(directory: URL(fileURLWithPath: model))
+        } catch {
+            CLIOutput.fail(error.description)
+        }
+        if json {
+            CLIOutput.printJSON(info)
+            return
+        }
+        let dtypes = info.parametersByDType.sorted { $0.key < $1.key }
+            .map { "\($0.key): \(CLIOutput.grouped($0.value))" }.joined(separator: ", ")
+        print("""
+        model        \(info.directory)
+        type         \(info.modelType) (\(info.architectures.joined(separator: ", ")))
+        format       \(info.format)
+        files        \(info.files.map { "\($0.name) (\(CLIOutput.bytes($0.bytes)))" }.joined(separator: ", "))
+        parameters   \(CLIOutput.grouped(info.parameterCount)) (\(dtypes))
+        weights      \(CLIOutput.bytes(info.weightBytes))
+        kv cache     \(CLIOutput.bytes(info.kvCacheBytes)) for the full context of \(info.contextLength) tokens (float32)
+        memory       \(CLIOutput.bytes(info.estimatedMemoryBytes)) estimated
+        shape        \(info.layers) layers, hidden \(info.hiddenSize), \(info.attentionHeads) heads, \
+        intermediate \(info.intermediateSize), vocab \(info.vocabularySize)
+        attention    rotary \(info.rotaryDimensions) dims per head (base \(info.rotaryBase)), \
+        \(info.parallelResidual ? "parallel" : "sequential") residual, \(info.activation), \
+        \(info.tiedEmbeddings ? "tied" : "untied") output embedding
+        """)
+    }
+}
+
+/// Output helpers shared by the subcommands.
+enum CLIOutput {
+    /// Prints `message` to stderr and exits with status 1.
+    static func fail(_ message: String) -> Never {
+        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+        Foundation.exit(1)
+    }
+
+    static func printJSON<T: Encodable>(_ value: T) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        do {
+            print(String(decoding: try encoder.encode(value), as: UTF8.self))
+        } catch {
+            fail("cannot encode JSON: \(error)")
+        }
+    }
+
+    static func grouped(_ value: Int) -> String {
+        let digits = Array(String(value))
+        var out = ""
+        for (i, d) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+            out.append(d)
+        }
+        return out
+    }
+
+    static func bytes(_ count: Int) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(count)
+        var unit = 0
+        while value >= 1024, unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return unit == 0 ? "\(count) B" : "\(String(format: "%.1f", value)) \(units[unit])"
+    }
+}

@@ -1,0 +1,67 @@
+/// Why a checkpoint file could not be read. Always names the file, so a user with a directory of
+/// shards knows which one is broken.
+public struct CheckpointError: Error, CustomStringConvertible, Equatable, Sendable {
+    public let file: String
+    public let reason: Reason
+
+    public init(file: String, _ reason: Reason) {
+        self.file = file
+        self.reason = reason
+    }
+
+    public enum Reason: Equatable, Sendable {
+        case cannotOpen(String)
+        case noCheckpointFiles
+        // safetensors
+        case truncated(String)
+        case invalidHeader(String)
+        case offsetOutOfBounds(tensor: String, end: Int, available: Int)
+        case overlappingTensors(String, String)
+        case sizeMismatch(tensor: String, expected: Int, actual: Int)
+        case unknownDType(tensor: String, dtype: String)
+        // torch zip / pickle
+        case notAZipArchive(String)
+        case legacyTorchFormat
+        case compressedEntry(String)
+        case missingEntry(String)
+        case forbiddenGlobal(String)
+        case unsupportedOpcode(UInt8, offset: Int)
+        case malformedPickle(String)
+        case unsupportedTensor(tensor: String, reason: String)
+        // shards
+        case invalidIndex(String)
+        case duplicateTensor(String)
+        case tensorMissingFromShard(tensor: String, shard: String)
+    }
+
+    public var description: String { "\(file): \(reasonDescription)" }
+
+    public var reasonDescription: String {
+        switch reason {
+        case .cannotOpen(let why): "cannot open: \(why)"
+        case .noCheckpointFiles:
+            "no checkpoint found (expected model.safetensors, model.safetensors.index.json, pytorch_model.bin or pytorch_model.bin.index.json)"
+        case .truncated(let what): "file is truncated: \(what)"
+        case .invalidHeader(let why): "invalid safetensors header: \(why)"
+        case .offsetOutOfBounds(let tensor, let end, let available):
+            "tensor '\(tensor)' ends at byte \(end) but the data section has only \(available) bytes"
+        case .overlappingTensors(let a, let b): "tensors '\(a)' and '\(b)' overlap"
+        case .sizeMismatch(let tensor, let expected, let actual):
+            "tensor '\(tensor)' has \(actual) bytes but its dtype and shape need \(expected)"
+        case .unknownDType(let tensor, let dtype): "tensor '\(tensor)' has unsupported dtype '\(dtype)'"
+        case .notAZipArchive(let why): "not a torch zip checkpoint: \(why)"
+        case .legacyTorchFormat:
+            "unsupported legacy format: this torch file predates the zip container (torch < 1.6); re-save it with a newer torch"
+        case .compressedEntry(let name): "zip entry '\(name)' is compressed; torch checkpoints store tensors uncompressed"
+        case .missingEntry(let name): "zip entry '\(name)' is missing"
+        case .forbiddenGlobal(let name): "pickle refers to forbidden global '\(name)' (only torch tensor rebuilding is allowed)"
+        case .unsupportedOpcode(let op, let offset):
+            "pickle opcode 0x\(String(op, radix: 16)) at byte \(offset) is not supported"
+        case .malformedPickle(let why): "malformed pickle: \(why)"
+        case .unsupportedTensor(let tensor, let why): "tensor '\(tensor)': \(why)"
+        case .invalidIndex(let why): "invalid shard index: \(why)"
+        case .duplicateTensor(let name): "tensor '\(name)' appears more than once"
+        case .tensorMissingFromShard(let tensor, let shard): "index maps '\(tensor)' to '\(shard)' but that shard lacks it"
+        }
+    }
+}

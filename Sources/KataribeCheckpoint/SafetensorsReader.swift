@@ -1,0 +1,93 @@
+import Foundation
+import KataribeTensor
+
+/// Reads a `.safetensors` file: an 8-byte little-endian header length, a JSON header
+/// `{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}`, then the data
+/// section the offsets point into. Tensors stay inside the memory mapping.
+public enum SafetensorsReader {
+    /// Headers of real checkpoints are well under a megabyte; anything past this is corrupt.
+    static let maximumHeaderLength = 100 * 1024 * 1024
+
+    public static func read(url: URL) throws(CheckpointError) -> TensorCollection {
+        try read(MappedFile(url: url))
+    }
+
+    public static func read(_ file: MappedFile) throws(CheckpointError) -> TensorCollection {
+        let path = file.path
+        func fail(_ reason: CheckpointError.Reason) -> CheckpointError { CheckpointError(file: path, reason) }
+        let reader = ByteReader(file.bytes)
+        guard let rawLength = reader.u64(at: 0) else {
+            throw fail(.truncated("\(file.size) bytes is shorter than the 8-byte header length"))
+        }
+        guard rawLength <= UInt64(maximumHeaderLength) else {
+            throw fail(.invalidHeader("header length \(rawLength) is implausible"))
+        }
+        let headerLength = Int(rawLength)
+        guard let headerBytes = reader.slice(8, headerLength) else {
+            throw fail(.truncated("header needs \(headerLength) bytes, file has \(file.size - 8) after the length"))
+        }
+        guard headerBytes.first == UInt8(ascii: "{") else {
+            throw fail(.invalidHeader("header does not start with '{'"))
+        }
+        let json: Any
+        do {
+            json = try JSONSerialization.jsonObject(with: Data(headerBytes), options: [])
+        } catch {
+            throw fail(.invalidHeader("not valid JSON"))
+        }
+        guard let header = json as? [String: Any] else { throw fail(.invalidHeader("not a JSON object")) }
+
+        let dataStart = 8 + headerLength
+        let dataSize = file.size - dataStart
+        var collection = TensorCollection()
+        collection.format = "safetensors"
+        var spans: [(begin: Int, end: Int, name: String)] = []
+        for (name, value) in header {
+            if name == "__metadata__" {
+                guard value is [String: Any] else { throw fail(.invalidHeader("__metadata__ is not an object")) }
+                continue
+            }
+            guard let entry = value as? [String: Any],
+                  let dtypeName = entry["dtype"] as? String,
+                  let shapeValues = entry["shape"] as? [Any],
+                  let offsetValues = entry["data_offsets"] as? [Any], offsetValues.count == 2
+            else { throw fail(.invalidHeader("entry '\(name)' lacks dtype, shape or data_offsets")) }
+            guard let dtype = DType(rawValue: dtypeName) else {
+                throw fail(.unknownDType(tensor: name, dtype: dtypeName))
+            }
+            let shape = shapeValues.compactMap(exactInt)
+            guard shape.count == shapeValues.count, shape.allSatisfy({ $0 >= 0 }),
+                  let elementCount = checkedProduct(shape),
+                  let expectedBytes = checkedProduct([elementCount, dtype.size])
+            else { throw fail(.invalidHeader("entry '\(name)' has an invalid shape")) }
+            guard let begin = exactInt(offsetValues[0]), let end = exactInt(offsetValues[1]),
+                  begin >= 0, end >= begin
+            else { throw fail(.invalidHeader("entry '\(name)' has invalid data_offsets")) }
+            guard end <= dataSize else {
+                throw fail(.offsetOutOfBounds(tensor: name, end: end, available: dataSize))
+            }
+            guard end - begin == expectedBytes else {
+                throw fail(.sizeMismatch(tensor: name, expected: expectedBytes, actual: end - begin))
+            }
+            spans.append((begin, end, name))
+            let tensor = RawTensor(dtype: dtype, shape: shape, storage: file.storage, byteOffset: dataStart + begin)
+            try collection.insert(tensor, named: name, from: path)
+        }
+        spans.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
+        var previous: (begin: Int, end: Int, name: String)?
+        for span in spans where span.end > span.begin {
+            if let p = previous, span.begin < p.end { throw fail(.overlappingTensors(p.name, span.name)) }
+            previous = span
+        }
+        collection.addFile(file.url)
+        return collection
+    }
+
+    /// JSON numbers arrive as NSNumber; only exact integers (not 1.5, not strings) are accepted.
+    static func exactInt(_ value: Any) -> Int? {
+        guard let number = value as? NSNumber else { return nil }
+        let double = number.doubleValue
+        guard double.rounded() == double, abs(double) < 9.0e15 else { return nil }
+        return number.intValue
+    }
+}

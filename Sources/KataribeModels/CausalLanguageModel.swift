@@ -1,0 +1,55 @@
+import KataribeTensor
+
+/// What every architecture's config tells the rest of Kataribe.
+public protocol ModelConfig: Sendable {
+    /// config.json's `model_type`, e.g. `gpt_neox`.
+    var modelType: String { get }
+    var vocabularySize: Int { get }
+    /// `max_position_embeddings`: the most tokens a session may hold.
+    var contextLength: Int { get }
+    var bosTokenID: Int? { get }
+    var eosTokenIDs: [Int] { get }
+}
+
+extension GPTNeoXConfig: ModelConfig {
+    public var vocabularySize: Int { vocabSize }
+    public var bosTokenID: Int? { bosTokenId }
+}
+
+/// A loaded decoder-only language model. Immutable and shareable across threads; all mutable
+/// state (the KV cache, scratch buffers) lives in the sessions it makes.
+public protocol CausalLanguageModel: AnyObject, Sendable {
+    var config: any ModelConfig { get }
+    var vocabularySize: Int { get }
+    var contextLength: Int { get }
+    /// A fresh session with an empty KV cache.
+    func makeSession() -> any LanguageModelSession
+}
+
+/// One sequence being processed: the tokens seen so far and their cached keys/values.
+/// Not thread-safe; use one session per thread (they share the model's weights).
+public protocol LanguageModelSession: AnyObject {
+    var model: any CausalLanguageModel { get }
+    /// Every token appended so far, in order.
+    var tokens: [Int] { get }
+    /// Appends `tokens` (processed as one batch) and returns the logits after the last one
+    /// (`vocabularySize` values).
+    func append(_ tokens: [Int]) throws(ModelError) -> [Float]
+    /// Appends `tokens` and returns the logits after each of them: row `i` predicts the token
+    /// that follows `tokens[i]`.
+    func appendReturningAllLogits(_ tokens: [Int]) throws(ModelError) -> [[Float]]
+    /// Drops everything after the first `count` tokens (e.g. to reuse a shared prompt prefix).
+    func rewind(to count: Int) throws(ModelError)
+    /// Empties the session.
+    func reset()
+}
+
+extension CausalLanguageModel {
+    public var vocabularySize: Int { config.vocabularySize }
+    public var contextLength: Int { config.contextLength }
+
+    /// Logits for every position of `tokens` in a fresh session (what scoring needs).
+    public func logits(for tokens: [Int]) throws(ModelError) -> [[Float]] {
+        try makeSession().appendReturningAllLogits(tokens)
+    }
+}

@@ -1,0 +1,305 @@
+import Foundation
+import KataribeTensor
+
+/// The KV cache and scratch buffers of one sequence on a `GPTNeoXModel`.
+/// Scratch buffers are allocated once, for `batchCapacity` tokens; the cache grows by doubling
+/// up to the context length.
+final class GPTNeoXSession: LanguageModelSession {
+    let neox: GPTNeoXModel
+    var model: any CausalLanguageModel { neox }
+    private(set) var tokens: [Int] = []
+
+    private let hidden: Int, heads: Int, headDim: Int, intermediate: Int, vocab: Int, batch: Int
+    // Scratch, each [batch, width]
+    private let x: UnsafeMutablePointer<Float>          // residual stream  [B, H]
+    private let normed: UnsafeMutablePointer<Float>     // LayerNorm output [B, H]
+    private let qkv: UnsafeMutablePointer<Float>        // fused projection [B, 3H]
+    private let attention: UnsafeMutablePointer<Float>  // heads concatenated [B, H]
+    private let projected: UnsafeMutablePointer<Float>  // attention dense output [B, H]
+    private let up: UnsafeMutablePointer<Float>         // MLP hidden [B, I]
+    private let mlpOut: UnsafeMutablePointer<Float>     // MLP output [B, H]
+    private let logits: UnsafeMutablePointer<Float>     // [B, V]
+    private let rotaryCos: UnsafeMutablePointer<Float>  // [B, rotary/2]
+    private let rotarySin: UnsafeMutablePointer<Float>
+    // Cache: per layer [heads, capacity, headDim]; attention scores [heads, capacity]
+    private var keys: [UnsafeMutablePointer<Float>] = []
+    private var values: [UnsafeMutablePointer<Float>] = []
+    private var scores: UnsafeMutablePointer<Float>
+    private var capacity = 0
+
+    init(model: GPTNeoXModel) {
+        let c = model.configuration
+        neox = model
+        hidden = c.hiddenSize
+        heads = c.numAttentionHeads
+        headDim = c.headDimension
+        intermediate = c.intermediateSize
+        vocab = c.vocabSize
+        batch = min(model.batchCapacity, c.contextLength)
+        func buffer(_ count: Int) -> UnsafeMutablePointer<Float> {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+            p.initialize(repeating: 0, count: max(count, 1))
+            return p
+        }
+        x = buffer(batch * hidden)
+        normed = buffer(batch * hidden)
+        qkv = buffer(batch * 3 * hidden)
+        attention = buffer(batch * hidden)
+        projected = buffer(batch * hidden)
+        up = buffer(batch * intermediate)
+        mlpOut = buffer(batch * hidden)
+        logits = buffer(batch * vocab)
+        rotaryCos = buffer(batch * c.rotaryDimensions / 2)
+        rotarySin = buffer(batch * c.rotaryDimensions / 2)
+        scores = buffer(0)
+    }
+
+    deinit {
+        for p in [x, normed, qkv, attention, projected, up, mlpOut, logits, rotaryCos, rotarySin, scores] {
+            p.deallocate()
+        }
+        for p in keys + values { p.deallocate() }
+    }
+
+    // MARK: Public API
+
+    func append(_ newTokens: [Int]) throws(ModelError) -> [Float] {
+        var last: [Float] = []
+        try run(newTokens) { chunkCount, isFinal in
+            guard isFinal else { return }
+            last = Array(UnsafeBufferPointer(start: logits + (chunkCount - 1) * vocab, count: vocab))
+        } allLogits: { false }
+        return last
+    }
+
+    func appendReturningAllLogits(_ newTokens: [Int]) throws(ModelError) -> [[Float]] {
+        var rows: [[Float]] = []
+        rows.reserveCapacity(newTokens.count)
+        try run(newTokens) { chunkCount, _ in
+            for i in 0..<chunkCount {
+                rows.append(Array(UnsafeBufferPointer(start: logits + i * vocab, count: vocab)))
+            }
+        } allLogits: { true }
+        return rows
+    }
+
+    func rewind(to count: Int) throws(ModelError) {
+        guard count >= 0, count <= tokens.count else { throw .invalidRewind(requested: count, available: tokens.count) }
+        tokens.removeLast(tokens.count - count)
+    }
+
+    func reset() { tokens.removeAll() }
+
+    /// Validates, then feeds `newTokens` through the model `batch` tokens at a time, calling
+    /// `consume(count, isFinal)` after each chunk's logits are in `logits`.
+    private func run(
+        _ newTokens: [Int], consume: (Int, Bool) -> Void, allLogits: () -> Bool
+    ) throws(ModelError) {
+        guard !newTokens.isEmpty else { throw .emptyInput }
+        for t in newTokens where t < 0 || t >= vocab { throw .tokenOutOfRange(token: t, vocabularySize: vocab) }
+        let needed = tokens.count + newTokens.count
+        guard needed <= neox.contextLength else { throw .contextOverflow(needed: needed, limit: neox.contextLength) }
+        reserve(needed)
+        let wantAll = allLogits()
+        var start = 0
+        while start < newTokens.count {
+            let chunk = Array(newTokens[start..<min(start + batch, newTokens.count)])
+            let isFinal = start + chunk.count == newTokens.count
+            forward(chunk, logitRows: wantAll ? 0..<chunk.count : (isFinal ? (chunk.count - 1)..<chunk.count : 0..<0))
+            tokens.append(contentsOf: chunk)
+            consume(chunk.count, isFinal)
+            start += chunk.count
+        }
+    }
+
+    // MARK: Cache
+
+    /// Grows every layer's cache to hold `count` positions (doubling, capped at the context).
+    private func reserve(_ count: Int) {
+        guard count > capacity else { return }
+        var newCapacity = max(capacity, min(64, neox.contextLength))
+        while newCapacity < count { newCapacity = min(newCapacity * 2, neox.contextLength) }
+        let layers = neox.configuration.numHiddenLayers
+        let used = tokens.count
+        func grow(_ old: UnsafeMutablePointer<Float>?) -> UnsafeMutablePointer<Float> {
+            let fresh = UnsafeMutablePointer<Float>.allocate(capacity: heads * newCapacity * headDim)
+            if let old {
+                for h in 0..<heads {
+                    (fresh + h * newCapacity * headDim).update(from: old + h * capacity * headDim, count: used * headDim)
+                }
+                old.deallocate()
+            }
+            return fresh
+        }
+        if keys.isEmpty {
+            keys = (0..<layers).map { _ in grow(nil) }
+            values = (0..<layers).map { _ in grow(nil) }
+        } else {
+            keys = keys.map { grow($0) }
+            values = values.map { grow($0) }
+        }
+        scores.deallocate()
+        scores = UnsafeMutablePointer<Float>.allocate(capacity: heads * newCapacity)
+        capacity = newCapacity
+    }
+
+    // MARK: Forward pass
+
+    /// Runs `chunk` (at positions `tokens.count...`) through every layer and leaves the logits
+    /// of the chunk rows in `logitRows` at `logits[row]`.
+    private func forward(_ chunk: [Int], logitRows: Range<Int>) {
+        let n = chunk.count, h = hidden
+        let weights = neox.weights, par = neox.parallelism, eps = Float(neox.configuration.layerNormEpsilon)
+        let start = tokens.count
+
+        // x[n, H] = embed_in[token]
+        for (i, token) in chunk.enumerated() { weights.embedIn.row(token, into: x + i * h) }
+        computeRotaryTables(count: n, firstPosition: start)
+
+        for (layerIndex, layer) in weights.layers.enumerated() {
+            // Attention block
+            layerNorm(x, layer.inputLayerNorm, rows: n, into: normed, eps: eps)
+            layer.queryKeyValue.apply(normed, count: n, into: qkv, parallelism: par)     // [n, 3H]
+            applyRotaryAndCache(count: n, firstPosition: start, layer: layerIndex)
+            attend(count: n, firstPosition: start, layer: layerIndex)                     // [n, H]
+            layer.attentionDense.apply(attention, count: n, into: projected, parallelism: par)
+
+            if neox.configuration.parallelResidual {
+                // x = mlp(ln2(x)) + attn + x
+                layerNorm(x, layer.postAttentionLayerNorm, rows: n, into: normed, eps: eps)
+                mlp(layer, rows: n)
+                for i in 0..<(n * h) { x[i] = (mlpOut[i] + projected[i]) + x[i] }
+            } else {
+                // x = x + attn; x = x + mlp(ln2(x))
+                for i in 0..<(n * h) { x[i] = projected[i] + x[i] }
+                layerNorm(x, layer.postAttentionLayerNorm, rows: n, into: normed, eps: eps)
+                mlp(layer, rows: n)
+                for i in 0..<(n * h) { x[i] = mlpOut[i] + x[i] }
+            }
+        }
+
+        guard !logitRows.isEmpty else { return }
+        let first = logitRows.lowerBound, rows = logitRows.count
+        layerNorm(x + first * h, weights.finalLayerNorm, rows: rows, into: normed, eps: eps)
+        // logits[row, V] = ln_f(x) · W_outᵀ (rows packed from 0, then moved into place)
+        weights.embedOut.gemm(normed, count: rows, into: logits + first * vocab, bias: nil, parallelism: par)
+    }
+
+    private func layerNorm(
+        _ input: UnsafeMutablePointer<Float>, _ norm: LayerNormWeights, rows: Int,
+        into output: UnsafeMutablePointer<Float>, eps: Float
+    ) {
+        let h = hidden
+        norm.weight.withUnsafeBufferPointer { w in
+            norm.bias.withUnsafeBufferPointer { b in
+                guard let w = w.baseAddress, let b = b.baseAddress else { return }
+                for r in 0..<rows {
+                    VectorOps.layerNorm(input + r * h, weight: w, bias: b, epsilon: eps, count: h, into: output + r * h)
+                }
+            }
+        }
+    }
+
+    /// mlpOut[n, H] = act(normed · W_upᵀ + b) · W_downᵀ + b
+    private func mlp(_ layer: GPTNeoXLayerWeights, rows n: Int) {
+        let par = neox.parallelism
+        layer.mlpUp.apply(normed, count: n, into: up, parallelism: par)                  // [n, I]
+        let act = neox.activation, upPointer = SendablePointer(up), width = intermediate
+        par.forEachChunk(of: n * width, minimumChunk: 16_384) { range in
+            act.apply(upPointer.pointer + range.lowerBound, count: range.count)
+        }
+        layer.mlpDown.apply(up, count: n, into: mlpOut, parallelism: par)                // [n, H]
+    }
+
+    /// cos/sin of `position · inv_freq[j]` for each new position, in Float like transformers.
+    private func computeRotaryTables(count n: Int, firstPosition: Int) {
+        let half = neox.inverseFrequencies.count
+        for i in 0..<n {
+            let position = Float(firstPosition + i)
+            for j in 0..<half {
+                let angle = position * neox.inverseFrequencies[j]
+                rotaryCos[i * half + j] = cosf(angle)
+                rotarySin[i * half + j] = sinf(angle)
+            }
+        }
+    }
+
+    /// Rotates q and k in place inside `qkv` (NeoX layout: pairs are (j, j + rotary/2), the
+    /// rest of each head passes through) and copies k and v into the layer's cache.
+    private func applyRotaryAndCache(count n: Int, firstPosition: Int, layer: Int) {
+        let half = neox.inverseFrequencies.count, d = headDim
+        let keyCache = keys[layer], valueCache = values[layer]
+        for i in 0..<n {
+            let row = qkv + i * 3 * hidden
+            let cosRow = rotaryCos + i * half, sinRow = rotarySin + i * half
+            let position = firstPosition + i
+            for head in 0..<heads {
+                let q = row + head * 3 * d, k = q + d, v = k + d
+                Self.rotate(q, half: half, cos: cosRow, sin: sinRow)
+                Self.rotate(k, half: half, cos: cosRow, sin: sinRow)
+                let slot = (head * capacity + position) * d
+                (keyCache + slot).update(from: k, count: d)
+                (valueCache + slot).update(from: v, count: d)
+            }
+        }
+    }
+
+    /// `x·cos + rotate_half(x)·sin` on the first `2·half` values, where
+    /// `rotate_half(x) = [-x[half...], x[..<half]]`.
+    @inline(__always)
+    private static func rotate(
+        _ vector: UnsafeMutablePointer<Float>, half: Int, cos: UnsafePointer<Float>, sin: UnsafePointer<Float>
+    ) {
+        for j in 0..<half {
+            let a = vector[j], b = vector[j + half]
+            vector[j] = a * cos[j] - b * sin[j]
+            vector[j + half] = b * cos[j] + a * sin[j]
+        }
+    }
+
+    /// attention[i, head] = softmax_j≤pos(q_i · k_j / √d) · v_j, heads in parallel.
+    private func attend(count n: Int, firstPosition: Int, layer: Int) {
+        let d = headDim, h = hidden, cap = capacity
+        let scale = Float(1 / Double(d).squareRoot())
+        let q = SendablePointer(qkv), out = SendablePointer(attention), s = SendablePointer(scores)
+        let k = SendablePointer(keys[layer]), v = SendablePointer(values[layer])
+        neox.parallelism.forEachChunk(of: heads) { headRange in
+            for head in headRange {
+                let keyBase = k.pointer + head * cap * d, valueBase = v.pointer + head * cap * d
+                let score = s.pointer + head * cap
+                for i in 0..<n {
+                    let query = q.pointer + i * 3 * h + head * 3 * d
+                    let visible = firstPosition + i + 1
+                    for j in 0..<visible {
+                        score[j] = Self.dot(query, keyBase + j * d, d) * scale
+                    }
+                    VectorOps.softmax(score, count: visible)
+                    let o = out.pointer + i * h + head * d
+                    o.update(repeating: 0, count: d)
+                    for j in 0..<visible {
+                        let p = score[j], value = valueBase + j * d
+                        for c in 0..<d { o[c] += p * value[c] }
+                    }
+                }
+            }
+        }
+    }
+
+    @inline(__always)
+    private static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = SIMD8<Float>()
+        var c = 0
+        let ar = UnsafeRawPointer(a), br = UnsafeRawPointer(b)
+        while c + 8 <= n {
+            acc.addProduct(ar.loadUnaligned(fromByteOffset: c * 4, as: SIMD8<Float>.self),
+                           br.loadUnaligned(fromByteOffset: c * 4, as: SIMD8<Float>.self))
+            c += 8
+        }
+        var total = acc.sum()
+        while c < n {
+            total += a[c] * b[c]
+            c += 1
+        }
+        return total
+    }
+}

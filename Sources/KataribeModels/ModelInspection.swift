@@ -1,0 +1,82 @@
+import Foundation
+import KataribeTensor
+
+/// A summary of a model directory (the `kataribe inspect --json` document).
+public struct ModelInspection: Codable, Sendable, Equatable {
+    public struct File: Codable, Sendable, Equatable {
+        public var name: String
+        public var bytes: Int
+    }
+
+    public var directory: String
+    public var modelType: String
+    public var architectures: [String]
+    /// `safetensors`, `pytorch`, or either followed by ` (sharded)`.
+    public var format: String
+    public var files: [File]
+    public var parameterCount: Int
+    /// Parameter count per stored dtype (`float16`, ...).
+    public var parametersByDType: [String: Int]
+    public var weightBytes: Int
+    /// Float keys and values for a full context.
+    public var kvCacheBytes: Int
+    /// Weights + full-context KV cache + one session's scratch buffers.
+    public var estimatedMemoryBytes: Int
+    public var hiddenSize: Int
+    public var layers: Int
+    public var attentionHeads: Int
+    public var intermediateSize: Int
+    public var vocabularySize: Int
+    public var contextLength: Int
+    public var rotaryDimensions: Int
+    public var rotaryBase: Double
+    public var parallelResidual: Bool
+    public var tiedEmbeddings: Bool
+    public var activation: String
+    public var bosTokenID: Int?
+    public var eosTokenIDs: [Int]
+
+    enum CodingKeys: String, CodingKey {
+        case directory, modelType = "model_type", architectures, format, files
+        case parameterCount = "parameter_count", parametersByDType = "parameters_by_dtype"
+        case weightBytes = "weight_bytes", kvCacheBytes = "kv_cache_bytes", estimatedMemoryBytes = "estimated_memory_bytes"
+        case hiddenSize = "hidden_size", layers = "num_hidden_layers", attentionHeads = "num_attention_heads"
+        case intermediateSize = "intermediate_size", vocabularySize = "vocab_size", contextLength = "context_length"
+        case rotaryDimensions = "rotary_dimensions", rotaryBase = "rotary_base"
+        case parallelResidual = "parallel_residual", tiedEmbeddings = "tied_embeddings", activation
+        case bosTokenID = "bos_token_id", eosTokenIDs = "eos_token_ids"
+    }
+
+    init(model: GPTNeoXModel, directory: URL) {
+        let c = model.configuration
+        self.directory = directory.path
+        modelType = c.modelType
+        architectures = c.architectures ?? ["GPTNeoXForCausalLM"]
+        format = model.format
+        files = model.files.map { url in
+            let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? NSNumber)?.intValue ?? 0
+            return File(name: url.lastPathComponent, bytes: size)
+        }
+        parameterCount = model.parameterCount
+        parametersByDType = Dictionary(uniqueKeysWithValues: model.weightTypes.map { ($0.key.description, $0.value) })
+        weightBytes = model.weightBytes
+        kvCacheBytes = model.fullContextCacheBytes
+        let batch = min(model.batchCapacity, c.contextLength)
+        let scratch = 4 * batch * (7 * c.hiddenSize + c.intermediateSize + c.vocabSize)
+            + 4 * c.numAttentionHeads * c.contextLength
+        estimatedMemoryBytes = weightBytes + kvCacheBytes + scratch
+        hiddenSize = c.hiddenSize
+        layers = c.numHiddenLayers
+        attentionHeads = c.numAttentionHeads
+        intermediateSize = c.intermediateSize
+        vocabularySize = c.vocabSize
+        contextLength = c.contextLength
+        rotaryDimensions = c.rotaryDimensions
+        rotaryBase = c.rotaryBase
+        parallelResidual = c.parallelResidual
+        tiedEmbeddings = model.hasTiedEmbeddings
+        activation = c.activationName
+        bosTokenID = c.bosTokenId
+        eosTokenIDs = c.eosTokenIDs
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+import KataribeCheckpoint
+import KataribeTensor
+
+/// Options for loading a model.
+public struct LoadOptions: Sendable {
+    /// How many cores the forward pass uses.
+    public var parallelism: Parallelism
+    /// Tokens per forward chunk when a prompt is processed as a batch.
+    public var batchCapacity: Int
+
+    public init(parallelism: Parallelism = .automatic, batchCapacity: Int = 64) {
+        self.parallelism = parallelism
+        self.batchCapacity = batchCapacity
+    }
+}
+
+/// Loads Hugging Face model directories (`config.json` + weights), choosing the architecture
+/// from `model_type`.
+public enum ModelLoader {
+    public static let supportedModelTypes = ["gpt_neox"]
+
+    public static func load(directory: URL, options: LoadOptions = LoadOptions()) throws(ModelError) -> any CausalLanguageModel {
+        let (modelType, file) = try readModelType(directory: directory)
+        switch modelType {
+        case "gpt_neox": return try loadGPTNeoX(directory: directory, options: options)
+        default: throw .unknownModelType(file: file, modelType: modelType)
+        }
+    }
+
+    /// config.json's `model_type`, and the config file's path.
+    public static func readModelType(directory: URL) throws(ModelError) -> (modelType: String, file: String) {
+        let (dictionary, _, file) = try readConfigObject(directory: directory)
+        guard let modelType = dictionary["model_type"] as? String else { throw .missingConfigKey(file: file, key: "model_type") }
+        return (modelType, file)
+    }
+
+    private static func readConfigObject(directory: URL) throws(ModelError) -> ([String: Any], Data, String) {
+        let url = directory.appendingPathComponent("config.json")
+        let file = url.path
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw .configUnreadable(file: file, reason: FileManager.default.fileExists(atPath: file) ? "unreadable" : "file not found")
+        }
+        let object: Any
+        do { object = try JSONSerialization.jsonObject(with: data) } catch {
+            throw .configUnreadable(file: file, reason: "not valid JSON")
+        }
+        guard let dictionary = object as? [String: Any] else { throw .configUnreadable(file: file, reason: "not a JSON object") }
+        return (dictionary, data, file)
+    }
+
+    /// What `kataribe inspect` shows: architecture, sizes, dtypes, files and a memory estimate.
+    public static func inspect(directory: URL) throws(ModelError) -> ModelInspection {
+        ModelInspection(model: try loadGPTNeoX(directory: directory, options: LoadOptions(parallelism: .serial)),
+                        directory: directory)
+    }
+
+    /// Reads `config.json`, then the weights, and checks that they match.
+    public static func loadGPTNeoX(directory: URL, options: LoadOptions = LoadOptions()) throws(ModelError) -> GPTNeoXModel {
+        let config = try readConfig(directory: directory)
+        let tensors: TensorCollection
+        do {
+            tensors = try CheckpointLoader.load(directory: directory)
+        } catch {
+            throw .checkpoint(error)
+        }
+        let location = checkpointLocation(directory: directory, tensors: tensors)
+        let weights = try GPTNeoXWeights.load(from: tensors, config: config, location: location)
+        return GPTNeoXModel(configuration: config, weights: weights, parallelism: options.parallelism,
+                            batchCapacity: options.batchCapacity, files: tensors.files, format: tensors.format)
+    }
+
+    /// `config.json` of a GPT-NeoX model, decoded and validated.
+    public static func readConfig(directory: URL) throws(ModelError) -> GPTNeoXConfig {
+        let (dictionary, data, file) = try readConfigObject(directory: directory)
+        guard let modelType = dictionary["model_type"] as? String else { throw .missingConfigKey(file: file, key: "model_type") }
+        guard modelType == "gpt_neox" else { throw .unknownModelType(file: file, modelType: modelType) }
+        let config: GPTNeoXConfig
+        do {
+            config = try JSONDecoder().decode(GPTNeoXConfig.self, from: data)
+        } catch let error as DecodingError {
+            throw describe(error, file: file)
+        } catch {
+            throw .configUnreadable(file: file, reason: "\(error)")
+        }
+        try config.validate(file: file)
+        return config
+    }
+
+    static func describe(_ error: DecodingError, file: String) -> ModelError {
+        func keyPath(_ path: [CodingKey]) -> String { path.map(\.stringValue).joined(separator: ".") }
+        switch error {
+        case .keyNotFound(let key, let context):
+            return .missingConfigKey(file: file, key: keyPath(context.codingPath + [key]))
+        case .valueNotFound(_, let context):
+            return .missingConfigKey(file: file, key: keyPath(context.codingPath))
+        case .typeMismatch(let type, let context):
+            return .invalidConfigValue(file: file, key: keyPath(context.codingPath), reason: "expected \(type)")
+        case .dataCorrupted(let context):
+            return .invalidConfigValue(file: file, key: keyPath(context.codingPath), reason: context.debugDescription)
+        @unknown default:
+            return .configUnreadable(file: file, reason: "\(error)")
+        }
+    }
+
+    /// The path error messages use for problems spanning the checkpoint: its single file, or the
+    /// shard index.
+    static func checkpointLocation(directory: URL, tensors: TensorCollection) -> String {
+        if let format = CheckpointLoader.detectFormat(in: directory) {
+            return directory.appendingPathComponent(format.fileName).path
+        }
+        return directory.path
+    }
+}

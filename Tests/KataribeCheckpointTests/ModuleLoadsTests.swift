@@ -1,4 +1,0 @@
-import Testing
-@testable import KataribeCheckpoint
-
-@Test func moduleLinks() {}

@@ -1,4 +1,0 @@
-import Testing
-@testable import KataribeModels
-
-@Test func moduleLinks() {}

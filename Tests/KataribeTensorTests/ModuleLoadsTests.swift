@@ -1,4 +1,0 @@
-import Testing
-@testable import KataribeTensor
-
-@Test func moduleLinks() {}
