@@ -86,7 +86,8 @@ class FakeHub:
             def _reply(self, status: int, headers: dict[str, str], body: bytes, head: bool) -> None:
                 self.send_response(status)
                 for name, value in headers.items():
-                    self.send_header(name, value)
+                    if name != "Content-Length":
+                        self.send_header(name, value)
                 self.send_header("Content-Length", headers.get("Content-Length", str(len(body))))
                 self.end_headers()
                 if not head and body:

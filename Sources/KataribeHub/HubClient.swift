@@ -40,8 +40,14 @@ public struct HubClient: Sendable {
         if Revision.isCommitHash(revision), let cached = try? cachedSnapshot(repo: repo, revision: revision) {
             return cached
         }
-        return try await HubSession.with(configuration) { session in
-            try await fetch(repo: repo, revision: revision, session: session, progress: progress)
+        do {
+            return try await HubSession.with(configuration) { session in
+                try await fetch(repo: repo, revision: revision, session: session, progress: progress)
+            }
+        } catch let error as HubError where error.isUnreachable {
+            // As huggingface_hub does: with the hub unreachable, a complete cached snapshot still answers.
+            if let cached = try? cachedSnapshot(repo: repo, revision: revision) { return cached }
+            throw error
         }
     }
 
@@ -80,7 +86,7 @@ public struct HubClient: Sendable {
         if plan.weightFormat.isSharded {
             // The index names the shards, so it comes first.
             let index = plan.weightFormat.rawValue
-            let result = try await fetchFiles([index], repo: repo, commit: commit, session: session, progress: progress)
+            let result = try await fetchFiles([index], repo: repo, commit: commit, session: session, progress: nil)
             downloaded += result.files
             bytes += result.bytes
             let indexURL = cache.snapshotFolder(repo, commit: commit).appendingPathComponent(index)

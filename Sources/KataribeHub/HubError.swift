@@ -105,6 +105,18 @@ public enum HubError: Error, CustomStringConvertible, Equatable, Sendable {
     }
 }
 
+extension HubError {
+    /// The hub could not be reached or is failing (network down, timeouts, 5xx), as opposed to an answer
+    /// such as 401 or 404 that the cache cannot overrule.
+    public var isUnreachable: Bool {
+        switch self {
+        case .network, .timedOut: return true
+        case .httpStatus(_, let status): return status >= 500 || status == 408 || status == 429
+        default: return false
+        }
+    }
+}
+
 private func tokenAdvice(_ tokenSent: Bool) -> String {
     tokenSent
         ? "The token that was sent (HF_TOKEN or $HF_HOME/token) does not grant access."

@@ -73,12 +73,13 @@ final class ProgressTracker: Sendable {
         let now = ContinuousClock.now
         let report: DownloadProgress? = state.withLockedValue { state in
             change(&state)
+            guard force || state.lastReport.map({ now - $0 >= Self.reportInterval }) ?? true else { return nil }
+            state.lastReport = now
+            // One sample per report (not per chunk) keeps the window to ~50 entries.
             state.samples.append((now, state.transferred))
             if let first = state.samples.first, now - first.time > Self.rateWindow {
                 state.samples.removeAll { now - $0.time > Self.rateWindow }
             }
-            guard force || state.lastReport.map({ now - $0 >= Self.reportInterval }) ?? true else { return nil }
-            state.lastReport = now
             if let oldest = state.samples.first, now - oldest.time > .milliseconds(200) {
                 let seconds = (now - oldest.time).inSeconds
                 state.progress.bytesPerSecond = Double(state.transferred - oldest.transferred) / seconds

@@ -78,7 +78,7 @@ struct ResilienceTests {
 
     @Test("a stall mid-file times out, then the transfer resumes and completes")
     func stallThenResume() async throws {
-        try await withFakeHub([repo], readTimeout: .milliseconds(400)) { hub, client, _ in
+        try await withFakeHub([repo], readTimeout: .seconds(1)) { hub, client, _ in
             hub.inject(.stallAfter(bytes: 50_000, seconds: 10), for: "model.safetensors")
             let snapshot = try await client.download(repo: repo.id)
             #expect(snapshot.folder.appendingPathComponent("model.safetensors").readBytes() == Repos.weights)
@@ -88,7 +88,7 @@ struct ResilienceTests {
 
     @Test("gives up with a timeout error on a server that never sends data, keeping what it has")
     func persistentStall() async throws {
-        try await withFakeHub([repo], readTimeout: .milliseconds(300), maxRetries: 1) { hub, client, _ in
+        try await withFakeHub([repo], readTimeout: .seconds(1), maxRetries: 1) { hub, client, _ in
             hub.inject(.stallAfter(bytes: 0, seconds: 10), for: "model.safetensors", times: 100)
             let error = await hubError { try await client.download(repo: repo.id) }
             guard case .timedOut = error else {
@@ -117,6 +117,21 @@ struct ResilienceTests {
             let error = await hubError { try await client.download(repo: repo.id) }
             guard case .httpStatus(_, 500) = error else {
                 Issue.record("expected HTTP 500, got \(String(describing: error))")
+                return
+            }
+        }
+    }
+
+    @Test("with the hub failing, a complete cached snapshot still answers, as in huggingface_hub")
+    func fallsBackToCache() async throws {
+        try await withFakeHub([repo, Repos.bothFormats], maxRetries: 1) { hub, client, _ in
+            let downloaded = try await client.download(repo: repo.id)
+            hub.failModelInfo(status: 503)
+            let again = try await client.download(repo: repo.id)
+            #expect(again.folder == downloaded.folder && again.downloadedFiles.isEmpty)
+            let error = await hubError { try await client.download(repo: Repos.bothFormats.id) }
+            guard case .httpStatus(_, 503) = error else {
+                Issue.record("an uncached model reports the server error, got \(String(describing: error))")
                 return
             }
         }
