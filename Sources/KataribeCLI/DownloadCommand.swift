@@ -30,9 +30,10 @@ struct DownloadCommand: AsyncParsableCommand {
         let snapshot: Snapshot
         do {
             snapshot = try await client.download(repo: id, revision: revision) { renderer.render($0) }
-        } catch let error as HubError {
+        } catch {
+            // End the bar's line; ArgumentParser then prints the HubError's description.
             renderer.finish()
-            throw ValidationFailure(message: error.description)
+            throw error
         }
         renderer.finish()
         if json {
@@ -54,12 +55,6 @@ private struct DownloadResult: Encodable {
     let path: String
     let downloadedFiles: [String]
     let downloadedBytes: Int64
-}
-
-/// An error whose message is the whole story (no usage text), exit code 1.
-struct ValidationFailure: Error, CustomStringConvertible {
-    let message: String
-    var description: String { message }
 }
 
 func jsonText<T: Encodable>(_ value: T) throws -> String {

@@ -22,12 +22,7 @@ struct ModelsCommand: AsyncParsableCommand {
             return
         }
         let cache = HubClient().cache
-        let models: [CachedModel]
-        do {
-            models = try cache.models()
-        } catch {
-            throw ValidationFailure(message: error.description)
-        }
+        let models = try cache.models()
         if json {
             print(try jsonText(models))
             return

@@ -1,7 +1,7 @@
 /// Everything that can go wrong while turning a model id into a local folder. Each message names the
 /// repository, revision, file or path involved and says what the user can do about it.
 public enum HubError: Error, CustomStringConvertible, Equatable, Sendable {
-    /// The string is neither an existing folder nor a valid `org/name` repository id.
+    /// The string is not an existing folder nor a valid `org/name` repository id.
     case invalidRepoID(String)
     /// A revision containing `..` or empty path segments would escape `refs/`.
     case invalidRevision(String)
@@ -43,7 +43,7 @@ public enum HubError: Error, CustomStringConvertible, Equatable, Sendable {
     public var description: String {
         switch self {
         case .invalidRepoID(let id):
-            return "'\(id)' is neither an existing folder nor a valid Hugging Face model id (expected ORG/NAME, "
+            return "'\(id)' is not a local folder or a valid Hugging Face model id (expected ORG/NAME: "
                 + "letters, digits, '-', '_' and '.', no '--' or '..', at most 96 characters)"
         case .invalidRevision(let revision):
             return "invalid revision '\(revision)': expected a branch, a tag or a commit hash"

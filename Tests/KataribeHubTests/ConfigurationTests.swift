@@ -2,7 +2,7 @@ import Foundation
 import KataribeHub
 import Testing
 
-@Suite("Reading the environment like huggingface_hub")
+@Suite("Reading the environment like huggingface_hub", .timeLimit(.minutes(1)))
 struct ConfigurationTests {
     @Test("defaults: huggingface.co, ~/.cache/huggingface/hub, no token, online")
     func defaults() {
@@ -49,7 +49,7 @@ struct ConfigurationTests {
     }
 }
 
-@Suite("Repository ids")
+@Suite("Repository ids", .timeLimit(.minutes(1)))
 struct RepoIDTests {
     @Test("valid ids map to huggingface_hub's folder names", arguments: [
         ("cyberagent/open-calm-7b", "models--cyberagent--open-calm-7b"),

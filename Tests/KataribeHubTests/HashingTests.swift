@@ -1,7 +1,7 @@
 import KataribeHub
 import Testing
 
-@Suite("Hashes the hub names blobs by")
+@Suite("Hashes the hub names blobs by", .timeLimit(.minutes(1)))
 struct HashingTests {
     @Test("SHA-256 matches the FIPS 180-4 test vectors")
     func sha256Vectors() {
@@ -33,7 +33,7 @@ struct HashingTests {
     }
 }
 
-@Suite("Progress text")
+@Suite("Progress text", .timeLimit(.minutes(1)))
 struct ProgressTextTests {
     @Test("byte counts use decimal units like huggingface_hub's bars")
     func readBytes() {

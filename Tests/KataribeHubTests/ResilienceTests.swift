@@ -136,4 +136,29 @@ struct ResilienceTests {
             }
         }
     }
+
+    @Test("starts over when the server answers a Range request with the whole file")
+    func serverIgnoresRange() async throws {
+        try await withFakeHub([repo]) { hub, client, cache in
+            let blobs = cache.appendingPathComponent("models--kataribe-test--tiny/blobs")
+            try FileManager.default.createDirectory(at: blobs, withIntermediateDirectories: true)
+            try Data(Repos.weights.prefix(50_000)).write(to: blobs.appendingPathComponent(weightsETag + ".incomplete"))
+            hub.inject(.ignoreRange, for: "model.safetensors")
+            let snapshot = try await client.download(repo: repo.id)
+            #expect(snapshot.folder.appendingPathComponent("model.safetensors").readBytes() == Repos.weights)
+            #expect(hub.contentRequests("model.safetensors", in: repo).map { $0.headers.first(name: "Range") } == ["bytes=50000-"])
+        }
+    }
+
+    @Test("a partial file that is already complete (a crash before the rename) is verified and placed without a transfer")
+    func completePartial() async throws {
+        try await withFakeHub([repo]) { hub, client, cache in
+            let blobs = cache.appendingPathComponent("models--kataribe-test--tiny/blobs")
+            try FileManager.default.createDirectory(at: blobs, withIntermediateDirectories: true)
+            try Data(Repos.weights).write(to: blobs.appendingPathComponent(weightsETag + ".incomplete"))
+            let snapshot = try await client.download(repo: repo.id)
+            #expect(snapshot.folder.appendingPathComponent("model.safetensors").readBytes() == Repos.weights)
+            #expect(hub.contentRequests("model.safetensors", in: repo).isEmpty)
+        }
+    }
 }

@@ -34,17 +34,16 @@ struct BlobDownloader {
 
         try await transfer(file, into: partial, verifier: &verifier)
 
-        let context = "\(file.path)"
         if let expected = file.size, partial.size != expected {
             tracker.discarded(partial.size)
             FileSystem.remove(partial.url)
-            throw HubError.sizeMismatch(repo: repo.rawValue, path: context, expected: expected, actual: partial.size)
+            throw HubError.sizeMismatch(repo: repo.rawValue, path: file.path, expected: expected, actual: partial.size)
         }
         if let actual = verifier.mismatch() {
             // The bytes on disk are wrong, so resuming from them would never succeed: start over next time.
             tracker.discarded(partial.size)
             FileSystem.remove(partial.url)
-            throw HubError.checksumMismatch(repo: repo.rawValue, path: context, expected: file.etag, actual: actual)
+            throw HubError.checksumMismatch(repo: repo.rawValue, path: file.path, expected: file.etag, actual: actual)
         }
         try partial.sync()
         try FileSystem.rename(partial.url, to: blob)

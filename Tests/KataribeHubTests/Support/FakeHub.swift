@@ -61,6 +61,8 @@ enum Fault: Sendable {
     case status(Int, headers: [String: String])
     /// Announces this size in X-Linked-Size (HEAD) instead of the real one.
     case announcedSize(Int64)
+    /// Answers a Range request with the whole file (200), as some proxies do.
+    case ignoreRange
 }
 
 /// A loopback HTTP server speaking the hub protocol (model info, resolve with redirect to a second
@@ -222,11 +224,16 @@ final class FakeHub: Sendable {
             repo.lfs.first { repo.etag($0) == etag }.map { (repo, $0) }
         }).first, let content = repo.files[path] else { return Reply(status: 404) }
 
-        var start = 0
+        let fault = takeFault(for: path, applies: { fault in
+            if case .status = fault { return false }
+            if case .announcedSize = fault { return false }
+            return head.method == .GET
+        })
         var reply: Reply
-        if let range = head.headers.first(name: "Range"), range.hasPrefix("bytes="),
+        if case .ignoreRange = fault {
+            reply = Reply(status: 200, body: content)
+        } else if let range = head.headers.first(name: "Range"), range.hasPrefix("bytes="),
            let from = Int(range.dropFirst(6).split(separator: "-").first ?? ""), from <= content.count {
-            start = from
             guard from < content.count else {
                 return Reply(status: 416, headers: ["Content-Range": "bytes */\(content.count)"])
             }
@@ -235,12 +242,7 @@ final class FakeHub: Sendable {
         } else {
             reply = Reply(status: 200, body: content)
         }
-        _ = start
-        reply.apply(takeFault(for: path, applies: { fault in
-            if case .status = fault { return false }
-            if case .announcedSize = fault { return false }
-            return head.method == .GET
-        }))
+        reply.apply(fault)
         return reply
     }
 
