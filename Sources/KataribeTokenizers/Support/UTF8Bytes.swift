@@ -143,3 +143,9 @@ enum UTF8Bytes {
         String(decoding: bytes, as: Unicode.UTF8.self)
     }
 }
+
+/// `<0xXX>` (upper-case hex), the name of a byte-fallback token.
+func byteFallbackPiece(_ byte: UInt8) -> [UInt8] {
+    let digits: [UInt8] = Array("0123456789ABCDEF".utf8)
+    return [0x3C, 0x30, 0x78, digits[Int(byte >> 4)], digits[Int(byte & 0xF)], 0x3E]
+}

@@ -1,0 +1,125 @@
+import Foundation
+
+/// A `tokenizer.json` with the behaviour of the Rust `tokenizers` library (0.23):
+/// `encode(text, add_special_tokens)` and `decode(ids, skip_special_tokens)`.
+public struct HFTokenizer: Tokenizer {
+    let addedVocabulary: AddedVocabulary
+    let normalizer: (any HFNormalizer)?
+    let preTokenizer: (any HFPreTokenizer)?
+    let model: any HFModel
+    let postProcessor: (any HFPostProcessor)?
+    let decoder: (any HFDecoder)?
+    public let specialTokens: SpecialTokens
+    /// transformers' `clean_up_tokenization_spaces` (off for the plain library).
+    var cleanUpTokenizationSpaces = false
+
+    /// Loads a `tokenizer.json` file.
+    public init(contentsOf url: URL) throws(TokenizerError) {
+        let bytes = try readFile(url)
+        try self.init(jsonBytes: bytes, path: url.path)
+    }
+
+    /// Parses `tokenizer.json` bytes; `path` names the source in errors.
+    public init(jsonBytes: [UInt8], path: String = "<memory>") throws(TokenizerError) {
+        self = try HFTokenizerLoader(path: path).load(jsonBytes)
+    }
+
+    init(addedVocabulary: AddedVocabulary, normalizer: (any HFNormalizer)?, preTokenizer: (any HFPreTokenizer)?,
+         model: any HFModel, postProcessor: (any HFPostProcessor)?, decoder: (any HFDecoder)?, specialTokens: SpecialTokens) {
+        self.addedVocabulary = addedVocabulary
+        self.normalizer = normalizer
+        self.preTokenizer = preTokenizer
+        self.model = model
+        self.postProcessor = postProcessor
+        self.decoder = decoder
+        self.specialTokens = specialTokens
+    }
+
+    public var vocabularySize: Int {
+        // `get_vocab_size(with_added_tokens=True)`: model entries plus added tokens it lacks.
+        model.vocabularyCount + addedVocabulary.tokens.filter { model.idToToken($0.id) == nil }.count
+    }
+
+    /// The normalizer's output for `text` (`tokenizer.normalizer.normalize_str`).
+    public func normalize(_ text: String) -> String {
+        var normalized = NormalizedText(bytes: Array(text.utf8), atOriginalStart: true)
+        normalizer?.normalize(&normalized)
+        return UTF8Bytes.string(normalized.bytes)
+    }
+
+    public func encode(_ text: String, addSpecialTokens: Bool) -> [Int] {
+        var output = EncodingOutput(collectPieces: false)
+        encode(text, into: &output)
+        postProcessor?.process(&output, addSpecialTokens: addSpecialTokens)
+        return output.ids
+    }
+
+    public func encodeWithPieces(_ text: String, addSpecialTokens: Bool) -> TokenizedText {
+        var output = EncodingOutput(collectPieces: true)
+        encode(text, into: &output)
+        postProcessor?.process(&output, addSpecialTokens: addSpecialTokens)
+        return TokenizedText(ids: output.ids, pieces: output.pieces)
+    }
+
+    private func encode(_ text: String, into output: inout EncodingOutput) {
+        let raw = Array(text.utf8)
+        for segment in addedVocabulary.split(raw, normalizedTokens: false) {
+            switch segment {
+            case let .token(id, range):
+                output.append(id, piece: UTF8Bytes.string(raw[range]))
+            case let .text(range):
+                var normalized = NormalizedText(bytes: Array(raw[range]), atOriginalStart: range.lowerBound == 0)
+                normalizer?.normalize(&normalized)
+                for inner in addedVocabulary.split(normalized.bytes, normalizedTokens: true) {
+                    switch inner {
+                    case let .token(id, innerRange):
+                        output.append(id, piece: UTF8Bytes.string(normalized.bytes[innerRange]))
+                    case let .text(innerRange):
+                        let piece = NormalizedText(bytes: Array(normalized.bytes[innerRange]),
+                                                   atOriginalStart: normalized.atOriginalStart && innerRange.lowerBound == 0)
+                        var splits = SplitList(text: piece)
+                        preTokenizer?.preTokenize(&splits)
+                        model.tokenize(splits, into: &output)
+                    }
+                }
+            }
+        }
+    }
+
+    public func decode(_ ids: [Int], skipSpecialTokens: Bool) -> String {
+        var tokens: [[UInt8]] = []
+        tokens.reserveCapacity(ids.count)
+        for id in ids {
+            guard let token = tokenBytes(id) else { continue }
+            if skipSpecialTokens && addedVocabulary.isSpecialContent(token) { continue }
+            tokens.append(token)
+        }
+        let text: String
+        if let decoder {
+            text = UTF8Bytes.lossyString(decoder.decodeChain(tokens).flatMap { $0 })
+        } else {
+            var joined: [UInt8] = []
+            for (index, token) in tokens.enumerated() {
+                if index > 0 { joined.append(0x20) }
+                joined.append(contentsOf: token)
+            }
+            text = UTF8Bytes.string(joined)
+        }
+        return cleanUpTokenizationSpaces ? TextCleanup.cleanUpTokenization(text) : text
+    }
+
+    /// The token string decoding starts from: an added token's normalized form, else the model's entry.
+    private func tokenBytes(_ id: Int) -> [UInt8]? {
+        if let added = addedVocabulary.token(forID: id) { return added.normalizedContent }
+        return model.idToToken(id)
+    }
+
+    public func tokenToID(_ token: String) -> Int? {
+        let bytes = Array(token.utf8)
+        return addedVocabulary.id(forContent: bytes) ?? model.tokenToID(bytes)
+    }
+
+    public func idToToken(_ id: Int) -> String? {
+        tokenBytes(id).map { UTF8Bytes.string($0) }
+    }
+}
