@@ -3,13 +3,13 @@ import Foundation
 /// A `tokenizer.json` with the behaviour of the Rust `tokenizers` library (0.23):
 /// `encode(text, add_special_tokens)` and `decode(ids, skip_special_tokens)`.
 public struct HFTokenizer: Tokenizer {
-    let addedVocabulary: AddedVocabulary
+    private(set) var addedVocabulary: AddedVocabulary
     let normalizer: (any HFNormalizer)?
     let preTokenizer: (any HFPreTokenizer)?
     let model: any HFModel
-    let postProcessor: (any HFPostProcessor)?
+    var postProcessor: (any HFPostProcessor)?
     let decoder: (any HFDecoder)?
-    public let specialTokens: SpecialTokens
+    public internal(set) var specialTokens: SpecialTokens
     /// transformers' `clean_up_tokenization_spaces` (off for the plain library).
     var cleanUpTokenizationSpaces = false
 
@@ -34,6 +34,39 @@ public struct HFTokenizer: Tokenizer {
         self.decoder = decoder
         self.specialTokens = specialTokens
     }
+
+    /// `add_tokens`/`add_special_tokens`: a token keeps the id its content already has (added or in
+    /// the model), else takes the next id after the vocabulary and the added tokens.
+    mutating func addToken(content: String, special: Bool, normalized: Bool? = nil, leftStrip: Bool = false,
+                           rightStrip: Bool = false, singleWord: Bool = false) {
+        let bytes = Array(content.utf8)
+        guard !bytes.isEmpty else { return }
+        let id: Int
+        if let existing = addedVocabulary.id(forContent: bytes) ?? model.tokenToID(bytes) {
+            id = existing
+        } else {
+            let count = model.vocabularyCount
+            if let maxAdded = addedVocabulary.tokens.map(\.id).max() {
+                id = maxAdded >= count || count == 0 ? maxAdded + 1 : count
+            } else {
+                id = count
+            }
+        }
+        let isNormalized = normalized ?? !special
+        var normalizedContent = bytes
+        if isNormalized, let normalizer {
+            var text = NormalizedText(bytes: bytes, atOriginalStart: true)
+            normalizer.normalize(&text)
+            normalizedContent = text.bytes
+        }
+        addedVocabulary.add(AddedVocabulary.Token(id: id, content: bytes, singleWord: singleWord, leftStrip: leftStrip,
+                                                  rightStrip: rightStrip, normalized: isNormalized, special: special,
+                                                  normalizedContent: normalizedContent))
+        if special { specialTokens.all.insert(id) }
+    }
+
+    /// Whether the model is BPE (transformers 5 never applies `clean_up_tokenization_spaces` to BPE).
+    var modelIsBPE: Bool { model is BPEModel }
 
     public var vocabularySize: Int {
         // `get_vocab_size(with_added_tokens=True)`: model entries plus added tokens it lacks.
