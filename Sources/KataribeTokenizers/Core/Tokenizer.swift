@@ -26,6 +26,11 @@ public protocol Tokenizer: Sendable {
 
     /// Beginning/end of sequence, padding and unknown ids, and every id `skipSpecialTokens` drops.
     var specialTokens: SpecialTokens { get }
+
+    /// Whether `id` is a byte-fallback token (`<0xXX>`) whose decoded text can still change when
+    /// more byte tokens follow (the `tokenizers` `ByteFallback` decoder turns a whole invalid run
+    /// into U+FFFD). `StreamingDetokenizer` holds such text back.
+    func isGroupedByteToken(_ id: Int) -> Bool
 }
 
 extension Tokenizer {
@@ -36,6 +41,8 @@ extension Tokenizer {
     public func pieces(for ids: [Int]) -> [String] {
         ids.map { idToToken($0) ?? "" }
     }
+
+    public func isGroupedByteToken(_ id: Int) -> Bool { false }
 }
 
 /// The special token ids of a tokenizer.

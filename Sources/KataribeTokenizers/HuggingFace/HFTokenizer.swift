@@ -152,6 +152,11 @@ public struct HFTokenizer: Tokenizer {
         return addedVocabulary.id(forContent: bytes) ?? model.tokenToID(bytes)
     }
 
+    public func isGroupedByteToken(_ id: Int) -> Bool {
+        guard let token = tokenBytes(id) else { return false }
+        return ByteFallbackDecoder.byteValue(token) != nil
+    }
+
     public func idToToken(_ id: Int) -> String? {
         tokenBytes(id).map { UTF8Bytes.string($0) }
     }

@@ -137,6 +137,8 @@ enum ClassPredicate: Sendable {
     case whitespace, digit, word, hexDigit, anyButNewline, any
     case generalCategories(Set<UInt8>)
     case alphabetic, uppercase, lowercase, ascii
+    /// A Unicode script (flattened inclusive ranges, sorted).
+    case script([UInt32])
     indirect case not(ClassPredicate)
 
     func contains(_ scalar: UInt32) -> Bool {
@@ -153,6 +155,13 @@ enum ClassPredicate: Sendable {
         case .uppercase: return Unicode.Scalar(scalar)?.properties.isUppercase ?? false
         case .lowercase: return Unicode.Scalar(scalar)?.properties.isLowercase ?? false
         case .ascii: return scalar < 0x80
+        case let .script(ranges):
+            var low = 0, high = ranges.count / 2
+            while low < high {
+                let mid = (low + high) / 2
+                if ranges[2 * mid + 1] < scalar { low = mid + 1 } else { high = mid }
+            }
+            return low < ranges.count / 2 && ranges[2 * low] <= scalar
         case let .not(inner): return !inner.contains(scalar)
         }
     }

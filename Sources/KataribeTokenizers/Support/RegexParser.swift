@@ -361,7 +361,9 @@ struct RegexParser {
         case "word": return .word
         case "alnum": return .not(.not(.word))
         case "xdigit": return .hexDigit
-        default: return nil
+        default:
+            let scriptName = name.hasPrefix("script=") ? String(name.dropFirst(7)) : name.hasPrefix("sc=") ? String(name.dropFirst(3)) : name
+            return UnicodeScriptTables.ranges[scriptName].map { .script($0) }
         }
     }
 
