@@ -3,8 +3,9 @@
 ///
 /// Text is held back while a later token could still change it: a trailing U+FFFD (an incomplete
 /// byte sequence), trailing whitespace (`strip()` and clean-up may remove it), a trailing " n",
-/// " '" ... that `clean_up_tokenization_spaces` could rewrite, and the text of trailing byte-fallback
-/// tokens. Only a window of recent ids is decoded at each step: the text of the ids before the
+/// " '" ... that `clean_up_tokenization_spaces` could rewrite, and the text of the trailing ids the
+/// tokenizer reports as pending (byte-fallback runs, pieces after a special token in transformers'
+/// slow T5 decode). Only a window of recent ids is decoded at each step: the text of the ids before the
 /// window is final, and the window's decode minus the decode of its already-emitted part gives the
 /// new text (the technique of text-generation-inference's incremental detokenization). When that
 /// subtraction does not line up, the whole sequence is decoded instead.
@@ -34,9 +35,8 @@ public struct StreamingDetokenizer: Sendable {
     /// Feeds one id and returns the newly final text (often empty).
     public mutating func add(_ id: Int) -> String {
         ids.append(id)
-        var heldTokens = 0
-        while heldTokens < ids.count - anchor && tokenizer.isGroupedByteToken(ids[ids.count - 1 - heldTokens]) { heldTokens += 1 }
-        return advance(upTo: ids.count - heldTokens, final: false)
+        let pending = tokenizer.pendingTokenCount(in: ids[max(0, anchor - 1)...], skipSpecialTokens: skipSpecialTokens)
+        return advance(upTo: ids.count - min(pending, ids.count - anchor), final: false)
     }
 
     /// Feeds several ids and returns the newly final text.

@@ -27,10 +27,11 @@ public protocol Tokenizer: Sendable {
     /// Beginning/end of sequence, padding and unknown ids, and every id `skipSpecialTokens` drops.
     var specialTokens: SpecialTokens { get }
 
-    /// Whether `id` is a byte-fallback token (`<0xXX>`) whose decoded text can still change when
-    /// more byte tokens follow (the `tokenizers` `ByteFallback` decoder turns a whole invalid run
-    /// into U+FFFD). `StreamingDetokenizer` holds such text back.
-    func isGroupedByteToken(_ id: Int) -> Bool
+    /// How many ids at the end of `ids` decode to text that a later id could still change, beyond
+    /// what `StreamingDetokenizer` detects in the text itself (for example a run of byte-fallback
+    /// tokens that the `ByteFallback` decoder may yet turn into U+FFFD). `ids` starts at least one
+    /// id before the first id whose text has not been emitted.
+    func pendingTokenCount(in ids: ArraySlice<Int>, skipSpecialTokens: Bool) -> Int
 }
 
 extension Tokenizer {
@@ -42,7 +43,7 @@ extension Tokenizer {
         ids.map { idToToken($0) ?? "" }
     }
 
-    public func isGroupedByteToken(_ id: Int) -> Bool { false }
+    public func pendingTokenCount(in ids: ArraySlice<Int>, skipSpecialTokens: Bool) -> Int { 0 }
 }
 
 /// The special token ids of a tokenizer.

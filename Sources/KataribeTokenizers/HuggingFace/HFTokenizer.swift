@@ -152,9 +152,15 @@ public struct HFTokenizer: Tokenizer {
         return addedVocabulary.id(forContent: bytes) ?? model.tokenToID(bytes)
     }
 
-    public func isGroupedByteToken(_ id: Int) -> Bool {
-        guard let token = tokenBytes(id) else { return false }
-        return ByteFallbackDecoder.byteValue(token) != nil
+    /// A trailing run of `<0xXX>` tokens: `ByteFallback` turns the whole run into U+FFFD when a
+    /// later byte makes it invalid, so its text is not final until the run ends.
+    public func pendingTokenCount(in ids: ArraySlice<Int>, skipSpecialTokens: Bool) -> Int {
+        var count = 0
+        for id in ids.reversed() {
+            guard let token = tokenBytes(id), ByteFallbackDecoder.byteValue(token) != nil else { break }
+            count += 1
+        }
+        return count
     }
 
     public func idToToken(_ id: Int) -> String? {

@@ -272,6 +272,18 @@ public struct T5SlowTokenizer: Tokenizer {
 
     // MARK: Decoding
 
+    /// When a special token is decoded literally, `convert_tokens_to_string` puts a space before the
+    /// pieces that precede it, so the pieces after a special token are not final until the next one.
+    public func pendingTokenCount(in ids: ArraySlice<Int>, skipSpecialTokens: Bool) -> Int {
+        guard !skipSpecialTokens else { return 0 }
+        var count = 0
+        for id in ids.reversed() {
+            if specialTokens.all.contains(id) { return count }
+            count += 1
+        }
+        return 0
+    }
+
     public func decode(_ ids: [Int], skipSpecialTokens: Bool) -> String {
         var subTexts: [String] = []
         var current: [[UInt8]] = []
