@@ -283,7 +283,8 @@ private struct RegexMatcher {
         case let .anchor(anchor):
             let ok: Bool
             switch anchor {
-            case .lineStart: ok = i == 0 || text[i - 1] == 0x0A
+            // Like Ruby, `^` does not match at the very end after a final newline.
+            case .lineStart: ok = i == 0 || (text[i - 1] == 0x0A && i < text.count)
             case .lineEnd: ok = i == text.count || text[i] == 0x0A
             case .textStart: ok = i == 0
             case .textEnd: ok = i == text.count

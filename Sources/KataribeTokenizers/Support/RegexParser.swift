@@ -35,7 +35,25 @@ struct RegexParser {
             position += 1
             branches.append(try parseSequence())
         }
-        return branches.count == 1 ? branches[0] : .alternation(branches)
+        if branches.count == 1 { return branches[0] }
+        // Alternatives that each match one scalar form a set, which repeats without recursion.
+        var union = ScalarSet()
+        var caseFlags = Set<Bool>()
+        for branch in branches {
+            switch branch {
+            case let .scalar(value, caseInsensitive):
+                union.items.append(.range(value, value))
+                caseFlags.insert(caseInsensitive)
+            case let .set(set):
+                union.items.append(.nested(set))
+                caseFlags.insert(false)
+            default:
+                return .alternation(branches)
+            }
+        }
+        guard caseFlags.count == 1, let flag = caseFlags.first else { return .alternation(branches) }
+        union.caseInsensitive = flag
+        return .set(union)
     }
 
     private mutating func parseSequence() throws(TokenizerError) -> RegexNode {
