@@ -80,10 +80,12 @@ struct TokenizeCommand: ParsableCommand {
 
     private func runBenchmark(_ tokenizer: any Tokenizer, file: String) throws {
         let data = try Data(contentsOf: URL(fileURLWithPath: file))
-        guard let content = String(data: data, encoding: .utf8) else {
+        guard String(data: data, encoding: .utf8) != nil else {
             throw TokenizerError.invalidInput(reason: "\(file) is not valid UTF-8")
         }
-        let lines = content.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map {
+            String(decoding: $0, as: UTF8.self)
+        }
         var bestCPU = Double.infinity, bestWall = Double.infinity
         var tokens = 0
         for _ in 0..<max(repetitions, 1) {

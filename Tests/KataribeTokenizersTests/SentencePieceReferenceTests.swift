@@ -38,4 +38,14 @@ struct SentencePieceReferenceTests {
         }
         #expect(log.count == 0, "\(log.summary)")
     }
+
+    @Test("the self-test samples stored in the models pass", arguments: sentencePieceModels)
+    func selfTestSamples(model: (directory: String, file: String)) throws {
+        let directory = try #require(TestPaths.shared("tokenizers/\(model.directory)"))
+        let tokenizer = try SentencePieceTokenizer(contentsOf: directory.appendingPathComponent(model.file))
+        for sample in tokenizer.proto.selfTestSamples {
+            let pieces = tokenizer.encodeWithPieces(UTF8Bytes.string(sample.input), addSpecialTokens: false).pieces
+            #expect(ReferenceData.same(pieces.joined(separator: " "), UTF8Bytes.string(sample.expected)))
+        }
+    }
 }

@@ -2,8 +2,10 @@ import Foundation
 
 /// Which implementation `AutoTokenizer` should load from a model folder.
 public enum TokenizerPreference: String, Sendable, CaseIterable {
-    /// `tokenizer.json` when the folder has one, else the SentencePiece model (as transformers'
-    /// `AutoTokenizer` with its default `use_fast=True` prefers the fast tokenizer).
+    /// `tokenizer.json` when the folder has one (transformers' `AutoTokenizer` prefers the fast
+    /// tokenizer), else the SentencePiece model through the slow semantics. transformers would
+    /// instead convert the SentencePiece model to a fast tokenizer; that conversion changes the ids
+    /// of models like rinna's, so Kataribe does not reproduce it.
     case automatic
     /// `tokenizer.json` (Hugging Face `tokenizers`); an error when the folder has none.
     case fast

@@ -33,6 +33,13 @@ struct SentencePieceNormalizer: Sendable {
         var previousWasSpace = removeExtraWhitespaces
         while position < input.count {
             let rule = normalizePrefix(input, at: position)
+            if rule.source == .input && rule.count > 1 && rule.count == UTF8Bytes.sequenceLength(lead: input[rule.start]) {
+                // The common case: one unchanged multi-byte character (it cannot contain a space).
+                output.append(contentsOf: UnsafeBufferPointer(rebasing: input[rule.start..<(rule.start + rule.count)]))
+                previousWasSpace = false
+                position += rule.consumed
+                continue
+            }
             var start = 0
             if previousWasSpace {
                 while start < rule.count && byte(rule, start, input) == 0x20 { start += 1 }
