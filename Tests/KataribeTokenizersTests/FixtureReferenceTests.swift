@@ -81,4 +81,23 @@ struct FixtureReferenceTests {
         }
         #expect(log.count == 0, "\(log.summary)")
     }
+
+    @Test("clean_up_tokenization_spaces in the slow T5 decode")
+    func slowCleanUp() throws {
+        let folder = TestPaths.fixture("tokenizers/rinna-style-unigram")
+        var config = try TokenizerConfig(directory: folder)
+        config.cleanUpTokenizationSpaces = true
+        let tokenizer = T5SlowTokenizer(sentencePiece: try SentencePieceTokenizer(contentsOf: folder.appendingPathComponent("spiece.model")),
+                                        config: config)
+        let data = try Data(contentsOf: folder.appendingPathComponent("reference_t5_slow.jsonl"))
+        var log = MismatchLog()
+        for line in data.split(separator: UInt8(ascii: "\n")) {
+            guard case let .object(row) = try JSONParser.parse(Array(line)),
+                  case let .array(idValues)? = row["ids"], case let .string(expected)? = row["decoded_clean_up"] else { continue }
+            let ids = idValues.compactMap { value -> Int? in if case let .number(n) = value { return Int(n) } else { return nil } }
+            let decoded = tokenizer.decode(ids, skipSpecialTokens: false)
+            if !ReferenceData.same(decoded, expected) { log.record("\(ReferenceData.describe(decoded)) vs \(ReferenceData.describe(expected))") }
+        }
+        #expect(log.count == 0, "\(log.summary)")
+    }
 }

@@ -34,9 +34,11 @@ def main():
         sys.exit(f"needs transformers 4.x (slow tokenizers), found {transformers.__version__}")
     tokenizer = AutoTokenizer.from_pretrained(FOLDER, use_fast=False)
     assert type(tokenizer).__name__ == "T5Tokenizer", type(tokenizer)
+    cleaning = AutoTokenizer.from_pretrained(FOLDER, use_fast=False, clean_up_tokenization_spaces=True)
     strings = all_strings(args.corpus)
     strings += [text + "[CLS]前[SEP]後[MASK]" for text in strings[:60]]
     strings += ["<unk> a </s>", "[PAD][PAD]", " [CLS] ", "<s>こんにちは</s>", "改行<NL>[SEP]<NL>"]
+    strings += ["Isn't it ? Yes , it is . Wow ! I 'm here , you 've seen ' it ' .", "hello ,world . [SEP] ok !"]
     with open(os.path.join(FOLDER, "reference_t5_slow.jsonl"), "w", encoding="utf-8") as handle:
         for text in strings:
             ids = tokenizer.encode(text, add_special_tokens=False)
@@ -46,6 +48,7 @@ def main():
                 "ids_with_special": tokenizer.encode(text, add_special_tokens=True),
                 "decoded": tokenizer.decode(ids),
                 "decoded_skip_special": tokenizer.decode(ids, skip_special_tokens=True),
+                "decoded_clean_up": cleaning.decode(ids),
             }
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
 
