@@ -65,7 +65,13 @@ struct TokenizeCommand: ParsableCommand {
         for line in input.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             lineNumber += 1
             guard !line.isEmpty else { continue }
-            let text = try TokenizeJSONLines.text(fromLine: Array(line), lineNumber: lineNumber)
+            let text: String
+            do {
+                text = try TokenizeJSONLines.text(fromLine: Array(line), lineNumber: lineNumber)
+            } catch {
+                FileHandle.standardOutput.write(Data(output.utf8))  // the lines before the bad one
+                throw error
+            }
             let encoded = tokenizer.encodeWithPieces(text, addSpecialTokens: addSpecialTokens)
             let decoded = tokenizer.decode(encoded.ids, skipSpecialTokens: skipSpecialTokens)
             output += TokenizeJSONLines.outputLine(ids: encoded.ids, pieces: encoded.pieces, decoded: decoded)

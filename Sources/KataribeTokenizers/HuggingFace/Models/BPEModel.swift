@@ -180,13 +180,11 @@ struct BPEScratch {
         while !heap.isEmpty {
             let top = pop()
             let position = Int(top.key & 0xFFFF_FFFF)
-            let rank = top.key >> 32
             if lengths[position] == 0 { continue }
             let right = Int(next[position])
             if right < 0 { continue }
             // Stale entry: the pair at this position no longer merges into this token.
             guard let current = lookup(merges, ids[position], ids[right]), Int32(truncatingIfNeeded: current) == top.newID else { continue }
-            _ = rank
             ids[position] = top.newID
             lengths[position] += lengths[right]
             next[position] = next[right]

@@ -48,17 +48,14 @@ enum GPT2Splitter {
                     }
                 }
             }
-            var (kind, length) = classify(bytes, i)
-            var runStart = i
-            var runKind = kind
+            let runStart = i
+            var runKind = classify(bytes, i).0
             if lead == 0x20 && i + 1 < end {
                 // " ?X+": a single space joins a following letter/number/other run.
-                let (nextKind, _) = classify(bytes, i + 1)
+                let nextKind = classify(bytes, i + 1).0
                 if nextKind != .space {
                     runKind = nextKind
-                    runStart = i
                     i += 1
-                    (kind, length) = classify(bytes, i)
                 }
             }
             if runKind != .space {
@@ -91,7 +88,6 @@ enum GPT2Splitter {
                 body(i, lastStart)
                 i = lastStart
             }
-            _ = length
         }
     }
 }
