@@ -11,7 +11,7 @@ struct Kataribe: AsyncParsableCommand {
         """,
         version: KataribeVersion.current,
         subcommands: [
-            InspectCommand.self, ScoreCommand.self,
+            InspectCommand.self, ScoreCommand.self, TokenizeCommand.self,
             DownloadCommand.self, ModelsCommand.self,
         ]
     )
