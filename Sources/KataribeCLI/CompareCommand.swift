@@ -10,6 +10,29 @@ struct CompareCommand: AsyncParsableCommand {
         commandName: "compare",
         abstract: "Run every model of a suite on every prompt, several samples each, and write side-by-side reports.",
         discussion: """
+        Suite file (see Examples/demo.yaml and Examples/seed-article.yaml):
+
+          name: my-suite                 # output folder name (default: the file name)
+          samples: 3                     # per model and prompt
+          seed: 42                       # every sample seed derives from it
+          generation: {max_new_tokens: 64}   # overrides for every model
+          models:
+            - label: open-calm-7b        # column name; also used by --models and picks
+              model: cyberagent/open-calm-7b   # preset id, hub id or folder
+              generation: {temperature: 0.8}   # wins over the suite's settings
+            - label: remote
+              endpoint: {base_url: "http://gpu1:8000", model: cyberagent/open-calm-7b}
+          prompts:
+            - id: story
+              title: 物語
+              completion: 昔々あるところに、      # for plain models
+              instruction: 物語を考えてください。  # for chat-format models
+
+        Model entries may also set preset, family, dtype, tokenizer, prompt_format, add_special_tokens, \
+        skip_special_tokens and decode_includes_prompt. Command-line overrides win over both levels. \
+        An endpoint (OpenAI-compatible POST /v1/completions: vLLM, TGI, kataribe serve) may name \
+        api_key_env, an environment variable holding its Bearer token.
+
         Models are loaded one at a time (peak memory is one model). Every finished sample is appended at \
         once (write + fsync) to results.jsonl in the output folder, so an interrupted run loses nothing: \
         rerunning the same command skips finished samples and does the rest. A sample counts as finished \

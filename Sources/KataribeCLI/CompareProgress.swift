@@ -95,7 +95,9 @@ final class CompareProgress: @unchecked Sendable {  // state guarded by `lock`
         let live = elapsed > .milliseconds(200) && state.tokens > 0
             ? Double(state.tokens) / Self.seconds(elapsed) : state.lastRate
         let rate = live.map { String(format: " %.1f tok/s", $0) } ?? ""
-        write("\r\u{1B}[2K\(bar) \(state.done)/\(state.total)\(rate)\(eta()) · \(state.current)")
+        // Kept short so the line never wraps (a wrapped line cannot be redrawn in place).
+        let current = state.current.count > 40 ? state.current.prefix(39) + "…" : Substring(state.current)
+        write("\r\u{1B}[2K\(bar) \(state.done)/\(state.total)\(rate)\(eta()) · \(current)")
         state.drewBar = true
     }
 

@@ -53,7 +53,8 @@ public enum HTMLReport {
             let p = model.preset
             out += "<tr><td>\(escape(model.label))</td><td>\(escape(model.source.description))</td><td>\(escape(p.id))</td>"
                 + "<td>\(p.promptFormat.rawValue)</td><td>\(p.dtype.rawValue)</td><td>\(p.tokenizer.rawValue)</td>"
-                + "<td><pre>\(escape(parametersJSON(p.generation)))</pre></td></tr>\n"
+                + "<td>\(escape(ModelPresetListing.defaultsSummary(p.generation)))<details><summary>JSON</summary>"
+                + "<pre>\(escape(parametersJSON(p.generation)))</pre></details></td></tr>\n"
         }
         out += "</tbody></table>\n"
 
