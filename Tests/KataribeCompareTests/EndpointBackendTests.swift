@@ -110,7 +110,7 @@ struct EndpointBackendTests {
           - {id: a, completion: x}
           - {id: b, completion: y}
         """)
-        let backend = RoutingBackend(local: FakeCompareBackend(), endpoint: EndpointBackend(connectTimeout: .seconds(5)))
+        let backend = RoutingBackend(local: FakeCompareBackend(), endpoint: EndpointBackend(connectTimeout: .seconds(1)))
         let store = try ResultsStore(directory: dir.url)
 
         server.setBehavior(.status(500, body: "{\"error\": \"model crashed\"}"))
@@ -136,6 +136,26 @@ struct EndpointBackendTests {
         let fixed = try await CompareRunner(plan: plan, backend: backend, store: store,
                                             selection: CompareSelection(models: ["live", "local"]), kataribeVersion: "t").run()
         #expect(fixed.failures.isEmpty && fixed.finishedNow == 3)
+    }
+
+    @Test("after three unreachable requests in a row the model's other samples fail at once")
+    func unreachableServer() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.cleanup() }
+        let closed = try await FakeCompletionServer.closedPort()
+        let plan = try smallPlan("""
+        samples: 5
+        models:
+          - endpoint: {base_url: "http://127.0.0.1:\(closed)", model: cyberagent/open-calm-7b}
+        prompts:
+          - {id: a, completion: x}
+        """)
+        let backend = EndpointBackend(connectTimeout: .milliseconds(300))
+        let result = try await CompareRunner(plan: plan, backend: backend, store: ResultsStore(directory: dir.url),
+                                             kataribeVersion: "t").run()
+        #expect(result.failures.count == 5)
+        #expect(result.failures.prefix(3).allSatisfy { !$0.message.contains("not tried") })
+        #expect(result.failures.suffix(2).allSatisfy { $0.message.contains("not tried after 3 requests in a row failed") })
     }
 
     @Test("a missing API key variable fails the model's load with the variable's name")

@@ -3,6 +3,7 @@ import Foundation
 import KataribeGeneration
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// Runs samples on an OpenAI-compatible server (vLLM, TGI, `kataribe serve`) with one
 /// `POST {base_url}/v1/completions` per sample. The prompt is sent already formatted; the body carries
@@ -14,19 +15,24 @@ import NIOHTTP1
 /// `temperature: 0`. The API key, when the model names `api_key_env`, goes in `Authorization: Bearer`.
 ///
 /// Any failure (connection refused, timeout, an HTTP error status, a body that is not a completion)
-/// throws `EndpointError`, which fails that sample only.
+/// throws `EndpointError`, which fails that sample only. After `maxConsecutiveTransportFailures`
+/// requests in a row could not reach the server, the model's remaining samples fail at once instead
+/// of each waiting out the connect timeout (a rerun tries them again).
 public struct EndpointBackend: CompareBackend {
     /// Limit for one completion request.
     public var requestTimeout: Duration
     public var connectTimeout: Duration
     /// Where `api_key_env` is looked up (the process environment by default).
     public var environment: [String: String]
+    public var maxConsecutiveTransportFailures: Int
 
     public init(requestTimeout: Duration = .seconds(600), connectTimeout: Duration = .seconds(10),
-                environment: [String: String] = ProcessInfo.processInfo.environment) {
+                environment: [String: String] = ProcessInfo.processInfo.environment,
+                maxConsecutiveTransportFailures: Int = 3) {
         self.requestTimeout = requestTimeout
         self.connectTimeout = connectTimeout
         self.environment = environment
+        self.maxConsecutiveTransportFailures = maxConsecutiveTransportFailures
     }
 
     public func load(_ model: PlannedModel) async throws -> any CompareModelSession {
@@ -43,7 +49,8 @@ public struct EndpointBackend: CompareBackend {
             decompression: .enabled(limit: .ratio(50))
         )
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-        return EndpointSession(client: client, url: url, config: config, apiKey: apiKey, timeout: requestTimeout)
+        return EndpointSession(client: client, url: url, config: config, apiKey: apiKey, timeout: requestTimeout,
+                               maxTransportFailures: maxConsecutiveTransportFailures)
     }
 
     /// `{base}/v1/completions`, accepting a base that already ends in `/v1`.
@@ -188,16 +195,20 @@ final class EndpointSession: CompareModelSession {
     let config: EndpointConfig
     let apiKey: String?
     let timeout: Duration
+    let maxTransportFailures: Int
+    /// Consecutive requests that could not reach the server, and the last reason.
+    private let unreachable = Mutex<(count: Int, reason: String)>((0, ""))
     var backendName: String { "endpoint" }
 
     static let responseLimit = 32 << 20
 
-    init(client: HTTPClient, url: String, config: EndpointConfig, apiKey: String?, timeout: Duration) {
+    init(client: HTTPClient, url: String, config: EndpointConfig, apiKey: String?, timeout: Duration, maxTransportFailures: Int) {
         self.client = client
         self.url = url
         self.config = config
         self.apiKey = apiKey
         self.timeout = timeout
+        self.maxTransportFailures = maxTransportFailures
     }
 
     func generate(_ request: SampleRequest, progress: @escaping @Sendable (Int) -> Void) async throws -> SampleOutput {
@@ -211,6 +222,10 @@ final class EndpointSession: CompareModelSession {
         if let apiKey { httpRequest.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
         httpRequest.body = .bytes(ByteBuffer(bytes: try encoder.encode(body)))
 
+        let failures = unreachable.withLock { $0 }
+        if failures.count >= maxTransportFailures {
+            throw EndpointError.transport(url: url, reason: "not tried after \(failures.count) requests in a row failed (\(failures.reason))")
+        }
         let response: HTTPClientResponse
         let bytes: ByteBuffer
         do {
@@ -219,8 +234,11 @@ final class EndpointSession: CompareModelSession {
         } catch let error as CancellationError {
             throw error
         } catch {
-            throw EndpointError.transport(url: url, reason: Self.describe(error))
+            let reason = Self.describe(error)
+            unreachable.withLock { $0 = ($0.count + 1, reason) }
+            throw EndpointError.transport(url: url, reason: reason)
         }
+        unreachable.withLock { $0 = (0, "") }
         let data = Data(bytes.readableBytesView)
         guard (200..<300).contains(Int(response.status.code)) else {
             throw EndpointError.http(status: Int(response.status.code), url: url, body: Self.snippet(data))
