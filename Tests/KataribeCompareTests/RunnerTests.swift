@@ -137,6 +137,26 @@ struct RunnerTests {
         #expect(CompareReport(plan: plan, entries: store.entries).stats.map(\.missing) == [4, 2])
     }
 
+    @Test("a sample the backend reports as cancelled is not recorded as finished")
+    func cancelledSampleIsNotFinished() async throws {
+        struct CancellingBackend: CompareBackend {
+            struct Session: CompareModelSession {
+                var backendName: String { "test" }
+                func generate(_ request: SampleRequest, progress: @escaping @Sendable (Int) -> Void) async throws -> SampleOutput {
+                    SampleOutput(text: "途中", promptTokens: 1, outputTokens: 1, stopReason: StopReason.cancelled.rawValue)
+                }
+                func close() async {}
+            }
+            func load(_ model: PlannedModel) async throws -> any CompareModelSession { Session() }
+        }
+        let dir = try TemporaryDirectory()
+        defer { dir.cleanup() }
+        let store = try ResultsStore(directory: dir.url)
+        let result = try await CompareRunner(plan: try smallPlan(), backend: CancellingBackend(), store: store, kataribeVersion: "t").run()
+        #expect(result.cancelled && result.finishedNow == 0)
+        #expect(store.entries.isEmpty)
+    }
+
     @Test("cancellation stops between samples, keeps what finished, and closes the model")
     func cancellation() async throws {
         let dir = try TemporaryDirectory()

@@ -1,4 +1,5 @@
 import Foundation
+import KataribeGeneration
 
 /// Runs the pending samples of a plan, one model at a time, appending each result to the store as
 /// soon as it exists.
@@ -80,6 +81,8 @@ public struct CompareRunner: Sendable {
                     let output = try await session.generate(request) { tokens in
                         onEvent(.sampleProgress(label: label, tokens: tokens))
                     }
+                    // A sample cut short by cancellation is not a result; the rerun redoes it.
+                    if Task.isCancelled || output.stopReason == StopReason.cancelled.rawValue { result.cancelled = true; break }
                     let seconds = (ContinuousClock.now - started).seconds
                     let record = sampleRecord(model, cell, request, output, session.backendName, loadSeconds, seconds)
                     try store.append(.sample(record))
