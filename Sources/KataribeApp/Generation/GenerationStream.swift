@@ -66,15 +66,18 @@ public struct GenerationStream: AsyncSequence, Sendable {
 
         func startOnce() {
             guard let work = work.withLock({ w -> (@Sendable () -> Void)? in defer { w = nil }; return w }) else { return }
+            // swift-corelibs-foundation applies a thread's name only from the thread itself, and only once
+            // start() has returned (before that the Thread does not know its pthread), hence the wait.
+            let started = DispatchSemaphore(value: 0)
             let thread = Thread {
-                // Set from inside: on Linux a name given before start() is not applied, and names over
-                // 15 bytes are refused.
-                Thread.current.name = GenerationStream.threadName
+                started.wait()
+                Thread.current.name = GenerationStream.threadName  // at most 15 bytes on Linux
                 work()
             }
             // The forward pass keeps big buffers on the heap; 8 MiB leaves room for deep call chains.
             thread.stackSize = 8 << 20
             thread.start()
+            started.signal()
         }
     }
 }
