@@ -52,6 +52,22 @@ struct ChatCommandTests {
         #expect(session.exitStatus() == 0)
     }
 
+    @Test("Ctrl-C (SIGINT) during a reply stops that reply and returns to the prompt")
+    func interruptReply() throws {
+        let session = try PseudoTerminalSession([
+            "chat", "--model", "Tests/Fixtures/generation-e2e/rinna", "--preset", "rinna-3.6b-sft-v2",
+            "--max-new-tokens", "100", "--min-new-tokens", "100", "--seed", "1", "--threads", "1", "--stats",
+        ])
+        #expect(session.waitFor { $0.hasSuffix("> ") }, "\(session.screen)")
+        session.type("長い話をして\n")
+        #expect(session.waitFor { $0.components(separatedBy: "長い話をして\n").last.map { !$0.isEmpty } ?? false })
+        session.process.interrupt()
+        #expect(session.waitFor { $0.contains("stop: cancelled") && $0.hasSuffix("> ") }, "\(session.screen)")
+        #expect(session.process.isRunning)
+        session.type("/exit\n")
+        #expect(session.exitStatus() == 0)
+    }
+
     @Test("Ctrl-D at the prompt quits")
     func endOfInput() throws {
         let session = try PseudoTerminalSession(chatArguments)
