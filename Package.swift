@@ -14,7 +14,7 @@ let package = Package(
         .executable(name: "kataribe", targets: ["KataribeCLI"]),
         .library(name: "Kataribe", targets: [
             "KataribeTensor", "KataribeCheckpoint", "KataribeModels",
-            "KataribeTokenizers", "KataribeGeneration", "KataribeHub", "KataribeCompare",
+            "KataribeTokenizers", "KataribeGeneration", "KataribeHub", "KataribeApp", "KataribeCompare",
         ]),
     ],
     dependencies: [
@@ -45,11 +45,17 @@ let package = Package(
             ],
             swiftSettings: fastRelease
         ),
-        // Side-by-side experiments: suite files, resumable results, Markdown/HTML reports, endpoint backend.
+        // Model names -> loaded models (demo models, presets, hub), streaming text generation, chat.
+        .target(
+            name: "KataribeApp",
+            dependencies: ["KataribeModels", "KataribeTokenizers", "KataribeGeneration", "KataribeHub"],
+            swiftSettings: fastRelease
+        ),
+        // Side-by-side experiments: suite files, resumable results, Markdown/HTML reports, local and endpoint backends.
         .target(
             name: "KataribeCompare",
             dependencies: [
-                "KataribeGeneration", "KataribeHub",
+                "KataribeApp", "KataribeGeneration", "KataribeHub",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -60,7 +66,7 @@ let package = Package(
             name: "KataribeCLI",
             dependencies: [
                 "KataribeTensor", "KataribeCheckpoint", "KataribeModels",
-                "KataribeTokenizers", "KataribeGeneration", "KataribeHub", "KataribeCompare",
+                "KataribeTokenizers", "KataribeGeneration", "KataribeHub", "KataribeApp", "KataribeCompare",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: fastRelease
@@ -72,6 +78,9 @@ let package = Package(
         .testTarget(name: "KataribeModelsTests", dependencies: ["KataribeModels", "KataribeCheckpoint", "KataribeTestSupport"]),
         .testTarget(name: "KataribeTokenizersTests", dependencies: ["KataribeTokenizers", "KataribeTestSupport"]),
         .testTarget(name: "KataribeGenerationTests", dependencies: ["KataribeGeneration", "KataribeTestSupport"]),
+        .testTarget(name: "KataribeAppTests", dependencies: ["KataribeApp", "KataribeTestSupport"]),
+        // Drives the built `kataribe` binary (through a pseudo-terminal for `chat`).
+        .testTarget(name: "KataribeCLITests", dependencies: ["KataribeCLI", "KataribeApp", "KataribeTestSupport"]),
         // Runs against a loopback fake of the hub built on swift-nio (no internet).
         .testTarget(name: "KataribeHubTests", dependencies: [
             "KataribeHub", "KataribeTestSupport",
