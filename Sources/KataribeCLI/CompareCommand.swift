@@ -185,7 +185,7 @@ struct CompareCommand: AsyncParsableCommand {
         if backend == "fake" {
             local = FakeCompareBackend(tokensPerSample: max(1, fakeTokens), tokenDelay: .milliseconds(max(0, fakeDelayMs)))
         } else {
-            local = UnavailableBackend(reason: "in-process generation is not part of this build yet; use an `endpoint:` model")
+            local = LocalBackend(threads: threads)
         }
         return RoutingBackend(local: local, endpoint: EndpointBackend())
     }

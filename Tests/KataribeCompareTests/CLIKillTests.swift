@@ -102,6 +102,26 @@ struct CLIKillTests {
         #expect(try String(contentsOf: out.appendingPathComponent("report.md"), encoding: .utf8) == markdown)
     }
 
+    @Test("README's main command: the demo suite runs on the shipped demo models and writes both reports")
+    func demoSuite() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.cleanup() }
+        try Data().write(to: dir.url.appendingPathComponent("stderr.log"))
+        let demo = TestPaths.packageRoot.appendingPathComponent("Examples/demo.yaml").path
+        // Short samples keep a debug build quick; the settings are otherwise the suite's.
+        let run = try launch([demo, "-o", "out", "--samples", "1", "--max-new-tokens", "4", "--threads", "1"], in: dir.url)
+        run.waitUntilExit()
+        let log = String(decoding: (try? Data(contentsOf: dir.url.appendingPathComponent("stderr.log"))) ?? Data(), as: UTF8.self)
+        #expect(run.terminationStatus == 0, "stderr: \(log)")
+        let out = dir.url.appendingPathComponent("out")
+        let entries = try ResultsLog.read(directory: out)
+        #expect(sampleIDs(in: entries.entries).count == 6)
+        let markdown = try String(contentsOf: out.appendingPathComponent("report.md"), encoding: .utf8)
+        #expect(markdown.contains("| demo-calm | 昔々あるところに、"))
+        #expect(markdown.contains("| demo-rinna-sft |"))
+        #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("report.html").path))
+    }
+
     @Test("exit status 1 when a model fails, 2 for a bad suite; the reports still list the failure")
     func exitStatuses() async throws {
         let dir = try TemporaryDirectory()

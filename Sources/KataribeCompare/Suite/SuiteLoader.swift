@@ -1,4 +1,5 @@
 import Foundation
+import KataribeApp
 import KataribeGeneration
 
 /// Reads suite files (YAML). The format:
@@ -205,6 +206,9 @@ private struct SuiteReader {
                 base = preset
             } else if let preset = presetFromName(reference) ?? Self.presetMatchingFolder(reference) {
                 base = preset
+            } else if Self.isFolder(reference) {
+                // As `kataribe generate` does: the tokenizer files say whether it is open-calm- or rinna-like.
+                base = PresetInference.preset(forFolder: URL(fileURLWithPath: reference))
             } else {
                 throw unknownPreset(modelValue, reference)
             }
@@ -266,6 +270,12 @@ private struct SuiteReader {
     }
 
     /// A local copy of a known model, e.g. `/data/models/open-calm-7b` or `.../japanese-gpt-neox-3.6b`.
+    static func isFolder(_ path: String) -> Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: (path as NSString).expandingTildeInPath, isDirectory: &isDirectory)
+            && isDirectory.boolValue
+    }
+
     static func presetMatchingFolder(_ reference: String) -> ModelPreset? {
         let folder = URL(fileURLWithPath: reference).lastPathComponent
         return ModelPresetCatalog.all.first { preset in
