@@ -14,13 +14,14 @@ let package = Package(
         .executable(name: "kataribe", targets: ["KataribeCLI"]),
         .library(name: "Kataribe", targets: [
             "KataribeTensor", "KataribeCheckpoint", "KataribeModels",
-            "KataribeTokenizers", "KataribeGeneration", "KataribeHub", "KataribeApp",
+            "KataribeTokenizers", "KataribeGeneration", "KataribeHub", "KataribeApp", "KataribeCompare",
         ]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // Tensors, dtypes and the numeric kernels (matmul, norms, activations, thread pool).
@@ -50,11 +51,22 @@ let package = Package(
             dependencies: ["KataribeModels", "KataribeTokenizers", "KataribeGeneration", "KataribeHub"],
             swiftSettings: fastRelease
         ),
+        // Side-by-side experiments: suite files, resumable results, Markdown/HTML reports, local and endpoint backends.
+        .target(
+            name: "KataribeCompare",
+            dependencies: [
+                "KataribeApp", "KataribeGeneration", "KataribeHub",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "KataribeCLI",
             dependencies: [
                 "KataribeTensor", "KataribeCheckpoint", "KataribeModels",
-                "KataribeTokenizers", "KataribeGeneration", "KataribeHub", "KataribeApp",
+                "KataribeTokenizers", "KataribeGeneration", "KataribeHub", "KataribeApp", "KataribeCompare",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: fastRelease
@@ -72,6 +84,15 @@ let package = Package(
         // Runs against a loopback fake of the hub built on swift-nio (no internet).
         .testTarget(name: "KataribeHubTests", dependencies: [
             "KataribeHub", "KataribeTestSupport",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ]),
+        // Runs the endpoint backend against a loopback OpenAI-style server built on swift-nio, and the CLI
+        // (built product) in a subprocess for the kill test.
+        .testTarget(name: "KataribeCompareTests", dependencies: [
+            "KataribeCompare", "KataribeApp", "KataribeTestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -12,7 +12,7 @@ struct Kataribe: AsyncParsableCommand {
         version: KataribeVersion.current,
         subcommands: [
             InspectCommand.self, ScoreCommand.self, TokenizeCommand.self,
-            DownloadCommand.self, ModelsCommand.self,
+            DownloadCommand.self, ModelsCommand.self, CompareCommand.self,
             GenerateCommand.self, ChatCommand.self,
         ]
     )

@@ -1,0 +1,69 @@
+import Foundation
+import KataribeApp
+import KataribeGeneration
+
+/// Runs models in this process through KataribeApp, so a compare sample is exactly what
+/// `kataribe generate` prints for the same prompt, settings and seed.
+public struct LocalBackend: CompareBackend {
+    public var resolver: ModelResolver
+    /// Forward-pass threads; nil uses every core.
+    public var threads: Int?
+
+    public init(resolver: ModelResolver = ModelResolver(), threads: Int? = nil) {
+        self.resolver = resolver
+        self.threads = threads
+    }
+
+    public func load(_ model: PlannedModel) async throws -> any CompareModelSession {
+        guard case .local(let reference) = model.source else {
+            throw UnavailableBackend.Unavailable(description: "\(model.label): not an in-process model")
+        }
+        let resolved = try await resolver.resolve(reference)
+        // The plan's preset (suite and command-line overrides included) decides how the model is run,
+        // not whatever the resolver would have matched: it is what the cell keys were computed from.
+        let loaded = try LoadedModel(folder: resolved.folder, preset: model.preset, name: model.label,
+                                     options: ModelLoadOptions(threads: threads))
+        return Session(generator: TextGenerator(model: loaded))
+    }
+
+    struct Session: CompareModelSession {
+        let generator: TextGenerator
+        var backendName: String { "local" }
+
+        func generate(_ request: SampleRequest, progress: @escaping @Sendable (Int) -> Void) async throws -> SampleOutput {
+            // The plan already applied the chat format, so the text goes in as it is; the report turns
+            // the raw reply into display text the way the format says.
+            let prepared = try generator.prepare(.text(request.prompt), parameters: generator.model.parameters(request.parameters),
+                                                 options: GenerationOptions(format: .plain))
+            let started = ContinuousClock.now
+            var firstText: Duration?
+            var chunks = 0
+            var sample: GeneratedSample?
+            for try await event in generator.stream(prepared) {
+                switch event {
+                case .text:
+                    if firstText == nil { firstText = ContinuousClock.now - started }
+                    // A chunk per token at most (byte pieces of one character give one chunk), so this
+                    // never runs ahead of the exact count reported at the end.
+                    chunks += 1
+                    progress(chunks)
+                case .sampleFinished(let finished):
+                    sample = finished
+                case .finished:
+                    break
+                }
+            }
+            guard let sample else { throw CancellationError() }
+            progress(sample.tokens.count)
+            return SampleOutput(text: sample.rawText, promptTokens: prepared.promptTokens.count,
+                                outputTokens: sample.tokens.count, stopReason: sample.stopReason.rawValue,
+                                firstTokenSeconds: firstText.map(Self.seconds))
+        }
+
+        func close() async {}
+
+        static func seconds(_ duration: Duration) -> Double {
+            Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+        }
+    }
+}

@@ -1,0 +1,303 @@
+import Foundation
+import KataribeApp
+import KataribeGeneration
+
+/// Reads suite files (YAML). The format:
+///
+/// ```yaml
+/// name: seed-article          # optional: output folder name (default: the file name)
+/// title: ...                  # optional: report heading
+/// samples: 3                  # per (model, prompt) cell
+/// seed: 42                    # every sample seed derives from it
+/// generation: {max_new_tokens: 64}   # suite-level overrides of every preset
+/// models:
+///   - label: open-calm-7b
+///     model: cyberagent/open-calm-7b    # preset id, hub id or folder
+///     preset: open-calm-7b              # optional: settings to start from
+///     dtype: float16                    # optional overrides: family, dtype, tokenizer, prompt_format,
+///     generation: {temperature: 0.8}    #   add/skip_special_tokens, decode_includes_prompt, generation
+///   - label: calm-on-vllm
+///     endpoint: {base_url: "http://10.0.0.5:8000", model: cyberagent/open-calm-7b, api_key_env: VLLM_KEY}
+/// prompts:
+///   - id: story
+///     title: 物語
+///     completion: 昔々あるところに、                                   # for plain-format models
+///     instruction: 「昔々あるところに」から始まる物語を考えてください。   # for chat-format models
+/// ```
+public enum SuiteLoader {
+    static let suiteKeys = ["name", "title", "samples", "seed", "generation", "models", "prompts"]
+    static let modelKeys = [
+        "label", "model", "endpoint", "preset", "family", "dtype", "tokenizer", "prompt_format",
+        "add_special_tokens", "skip_special_tokens", "decode_includes_prompt", "generation",
+    ]
+    static let endpointKeys = ["base_url", "model", "api_key_env"]
+    static let promptKeys = ["id", "title", "completion", "instruction"]
+    static let generationKeys = [
+        "do_sample", "temperature", "top_k", "top_p", "typical_p", "repetition_penalty", "no_repeat_ngram_size",
+        "min_new_tokens", "max_new_tokens", "max_length", "eos_token_id", "pad_token_id", "stop_strings",
+        "stop_string_handling",
+    ]
+    static let rejectedGenerationKeys = [
+        "num_return_sequences": "set `samples` instead: each sample is its own seeded request",
+        "seed": "sample seeds derive from the suite's `seed` (see SampleSeeds)",
+    ]
+
+    /// Reads and validates the suite file at `path`.
+    public static func load(file path: String) throws(CompareInputError) -> CompareSuite {
+        let text: String
+        do {
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            guard let decoded = String(data: data, encoding: .utf8) else {
+                throw CompareInputError(.unreadable(reason: "not UTF-8 text"), file: path)
+            }
+            text = decoded
+        } catch let error as CompareInputError {
+            throw error
+        } catch {
+            throw CompareInputError(.unreadable(reason: (error as NSError).localizedDescription), file: path)
+        }
+        let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+        return try parse(yaml: text, file: path, defaultName: name)
+    }
+
+    /// Parses suite YAML; `file` only labels errors.
+    public static func parse(yaml: String, file: String? = nil, defaultName: String = "suite") throws(CompareInputError) -> CompareSuite {
+        do {
+            return try SuiteReader(file: file).suite(yaml: yaml, defaultName: defaultName)
+        } catch let error as CompareInputError {
+            throw error
+        } catch {
+            throw CompareInputError(.unreadable(reason: "\(error)"), file: file)
+        }
+    }
+
+    /// Reads a `generation:` mapping (GenerationConfig names; one value or a list for eos ids and stop strings).
+    static func generation(_ value: YAMLValue) throws -> GenerationParameters {
+        let map = try value.mapping(allowed: generationKeys, rejected: rejectedGenerationKeys)
+        var g = GenerationParameters()
+        for (key, v) in map.entries {
+            switch key {
+            case "do_sample": g.doSample = try v.bool()
+            case "temperature": g.temperature = try v.double("must be at least 0") { $0 >= 0 }
+            case "top_k": g.topK = try v.int(0...Int(Int32.max))
+            case "top_p": g.topP = try v.double("must be between 0 and 1") { (0...1).contains($0) }
+            case "typical_p": g.typicalP = try v.double("must be in (0, 1]") { $0 > 0 && $0 <= 1 }
+            case "repetition_penalty": g.repetitionPenalty = try v.double("must be greater than 0") { $0 > 0 }
+            case "no_repeat_ngram_size": g.noRepeatNgramSize = try v.int(0...1_000_000)
+            case "min_new_tokens": g.minNewTokens = try v.int(0...1_000_000)
+            case "max_new_tokens": g.maxNewTokens = try v.int(1...1_000_000)
+            case "max_length": g.maxLength = try v.int(1...1_000_000)
+            case "eos_token_id": g.eosTokenIds = try v.list { try $0.int(0...Int(Int32.max)) }
+            case "pad_token_id": g.padTokenId = try v.int(0...Int(Int32.max))
+            case "stop_strings": g.stopStrings = try v.list { try $0.nonEmptyString() }
+            case "stop_string_handling": g.stopStringHandling = try v.oneOf(StopStringHandling.self)
+            default: break
+            }
+        }
+        return g
+    }
+}
+
+/// One pass over a suite document.
+private struct SuiteReader {
+    let file: String?
+
+    func suite(yaml: String, defaultName: String) throws -> CompareSuite {
+        let root = try YAMLValue.document(yaml: yaml, file: file)
+        let map = try root.mapping(allowed: SuiteLoader.suiteKeys)
+
+        var name = defaultName
+        if let v = map["name"] {
+            name = try v.nonEmptyString()
+            guard !name.contains("/"), name != ".", name != ".." else {
+                throw v.error(.invalidValue(value: "\"\(name)\"", reason: "names the output folder, so it cannot contain \"/\""))
+            }
+        }
+        let title = try map["title"].map { try $0.nonEmptyString() }
+        let samples = try map["samples"].map { try $0.int(1...1000) } ?? CompareSuite.defaultSamples
+        let seed = try map["seed"].map { try $0.uint64() } ?? CompareSuite.defaultSeed
+        let suiteGeneration = try map["generation"].map(SuiteLoader.generation) ?? GenerationParameters()
+
+        let promptsValue = try map.required("prompts")
+        let prompts = try promptsValue.sequence().map(prompt)
+        guard !prompts.isEmpty else { throw promptsValue.error(.emptyList(key: "prompts")) }
+        try checkUnique(prompts.map { ($0.prompt.id, $0.line) }, kind: "prompt id", in: promptsValue)
+
+        let modelsValue = try map.required("models")
+        let models = try modelsValue.sequence().map { try model($0, suiteGeneration: suiteGeneration) }
+        guard !models.isEmpty else { throw modelsValue.error(.emptyList(key: "models")) }
+        try checkUnique(models.map { ($0.label, $0.line) }, kind: "model label", in: modelsValue)
+
+        // Every model must find the text its prompt format needs in every prompt.
+        for (prompt, line) in prompts {
+            for model in models {
+                let needsInstruction = model.preset.promptFormat != .plain
+                let text = needsInstruction ? prompt.instruction : prompt.completion
+                if text == nil {
+                    throw CompareInputError(.missingPromptText(promptID: prompt.id, field: needsInstruction ? "instruction" : "completion",
+                                                               modelLabel: model.label), file: file, line: line, keyPath: "prompts")
+                }
+            }
+        }
+        return CompareSuite(name: name, title: title, file: file, samples: samples, seed: seed,
+                            models: models, prompts: prompts.map(\.prompt))
+    }
+
+    private func checkUnique(_ ids: [(String, Int?)], kind: String, in list: YAMLValue) throws {
+        var firstLine: [String: Int?] = [:]
+        for (index, (id, line)) in ids.enumerated() {
+            if let first = firstLine[id] {
+                throw CompareInputError(.duplicateID(kind: kind, id: id, firstLine: first), file: file, line: line,
+                                        keyPath: "\(list.path)[\(index)]")
+            }
+            firstLine[id] = line
+        }
+    }
+
+    private func prompt(_ value: YAMLValue) throws -> (prompt: SuitePrompt, line: Int?) {
+        let map = try value.mapping(allowed: SuiteLoader.promptKeys)
+        let idValue = try map.required("id")
+        let id = try identifier(idValue, allowSpaces: false)
+        func text(_ key: String) throws -> String? {
+            guard let v = map[key] else { return nil }
+            let text = try v.string()
+            guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+                throw v.error(.emptyPrompt(promptID: id, field: key))
+            }
+            return text
+        }
+        let completion = try text("completion"), instruction = try text("instruction")
+        guard completion != nil || instruction != nil else { throw value.error(.missingKey(key: "completion")) }
+        let title = try map["title"].map { try $0.nonEmptyString() }
+        return (SuitePrompt(id: id, title: title, completion: completion, instruction: instruction), value.line)
+    }
+
+    /// Labels and ids appear in comma-separated `--models`/`--prompts` lists and in picks files.
+    private func identifier(_ value: YAMLValue, allowSpaces: Bool) throws -> String {
+        let text = try value.nonEmptyString()
+        let bad = text.unicodeScalars.first { scalar in
+            scalar == "," || scalar.properties.generalCategory == .control || (!allowSpaces && scalar.properties.isWhitespace)
+        }
+        if bad != nil || text != text.trimmingCharacters(in: .whitespaces) {
+            throw value.error(.invalidValue(value: "\"\(text)\"", reason: allowSpaces
+                ? "must not contain commas or control characters, nor start or end with a space"
+                : "must not contain commas, spaces or control characters"))
+        }
+        return text
+    }
+
+    private func model(_ value: YAMLValue, suiteGeneration: GenerationParameters) throws -> SuiteModel {
+        let map = try value.mapping(allowed: SuiteLoader.modelKeys)
+        let source: ModelSource
+        let base: ModelPreset
+        let explicitPreset = try map["preset"].map { v in (v, try v.nonEmptyString()) }
+        let presetFromName: (String) -> ModelPreset? = { try? ModelPresetCatalog.preset(named: $0) }
+
+        switch (map["model"], map["endpoint"]) {
+        case (.some, .some(let endpointValue)):
+            throw endpointValue.error(.invalidValue(value: "for \"endpoint\"", reason: "give either `model` or `endpoint`, not both"))
+        case (nil, nil):
+            throw value.error(.missingKey(key: "model"))
+        case (.some(let modelValue), nil):
+            let reference = try modelValue.nonEmptyString()
+            source = .local(reference)
+            if let (v, name) = explicitPreset {
+                guard let preset = presetFromName(name) else { throw unknownPreset(v, name) }
+                base = preset
+            } else if let preset = presetFromName(reference) ?? Self.presetMatchingFolder(reference) {
+                base = preset
+            } else if Self.isFolder(reference) {
+                // As `kataribe generate` does: the tokenizer files say whether it is open-calm- or rinna-like.
+                base = PresetInference.preset(forFolder: URL(fileURLWithPath: reference))
+            } else {
+                throw unknownPreset(modelValue, reference)
+            }
+        case (nil, .some(let endpointValue)):
+            let endpoint = try self.endpoint(endpointValue)
+            source = .endpoint(endpoint)
+            if let (v, name) = explicitPreset {
+                guard let preset = presetFromName(name) else { throw unknownPreset(v, name) }
+                base = preset
+            } else {
+                base = presetFromName(endpoint.model) ?? Self.genericEndpointPreset(endpoint)
+            }
+        }
+
+        var overrides = ModelPresetOverrides()
+        for (key, v) in map.entries {
+            switch key {
+            case "family": overrides.family = try v.oneOf(ModelFamily.self)
+            case "dtype": overrides.dtype = try v.oneOf(ModelDType.self)
+            case "tokenizer": overrides.tokenizer = try v.oneOf(TokenizerPreference.self)
+            case "prompt_format": overrides.promptFormat = try v.oneOf(PromptFormat.self)
+            case "add_special_tokens": overrides.addSpecialTokens = try v.bool()
+            case "skip_special_tokens": overrides.skipSpecialTokens = try v.bool()
+            case "decode_includes_prompt": overrides.decodeIncludesPrompt = try v.bool()
+            default: break
+            }
+        }
+        let modelGeneration = try map["generation"].map(SuiteLoader.generation) ?? GenerationParameters()
+        overrides.generation = modelGeneration.merged(over: suiteGeneration)
+
+        let label = try map["label"].map { try identifier($0, allowSpaces: true) } ?? Self.defaultLabel(source, base)
+        return SuiteModel(label: label, source: source, preset: base.applying(overrides), line: value.line)
+    }
+
+    private func endpoint(_ value: YAMLValue) throws -> EndpointConfig {
+        let map = try value.mapping(allowed: SuiteLoader.endpointKeys)
+        let urlValue = try map.required("base_url")
+        let baseURL = try urlValue.nonEmptyString()
+        guard let url = URL(string: baseURL), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
+              url.host != nil else {
+            throw urlValue.error(.invalidValue(value: "\"\(baseURL)\"", reason: "expected an http:// or https:// URL"))
+        }
+        let model = try map.required("model").nonEmptyString()
+        var keyVariable: String?
+        if let v = map["api_key_env"] {
+            let name = try v.nonEmptyString()
+            let valid = name.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && $0.properties.isAlphabetic) || ("0"..."9").contains($0) }
+            guard valid, !(name.first?.isNumber ?? true) else {
+                throw v.error(.invalidValue(value: "\"\(name)\"", reason: "expected an environment variable name (letters, digits, _)"))
+            }
+            keyVariable = name
+        }
+        return EndpointConfig(baseURL: baseURL, model: model, apiKeyEnv: keyVariable)
+    }
+
+    private func unknownPreset(_ value: YAMLValue, _ name: String) -> CompareInputError {
+        let names = ModelPresetCatalog.all.flatMap { [$0.id] + ($0.hubRepoID.map { [$0] } ?? []) }
+        return value.error(.unknownModel(name: name, suggestion: DidYouMean.suggestion(for: name, among: names)))
+    }
+
+    /// A local copy of a known model, e.g. `/data/models/open-calm-7b` or `.../japanese-gpt-neox-3.6b`.
+    static func isFolder(_ path: String) -> Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: (path as NSString).expandingTildeInPath, isDirectory: &isDirectory)
+            && isDirectory.boolValue
+    }
+
+    static func presetMatchingFolder(_ reference: String) -> ModelPreset? {
+        let folder = URL(fileURLWithPath: reference).lastPathComponent
+        return ModelPresetCatalog.all.first { preset in
+            preset.id == folder || preset.hubRepoID.map { $0.split(separator: "/").last.map(String.init) == folder } == true
+        }
+    }
+
+    /// Settings for an endpoint serving a model Kataribe has no preset for: plain completion, the
+    /// suite's generation settings only.
+    static func genericEndpointPreset(_ endpoint: EndpointConfig) -> ModelPreset {
+        ModelPreset(id: endpoint.model, hubRepoID: nil, localPath: nil, family: .openCalm, dtype: .float16,
+                    tokenizer: .fast, addSpecialTokens: true, skipSpecialTokens: true, decodeIncludesPrompt: false,
+                    promptFormat: .plain, generation: GenerationParameters(), summary: "OpenAI-compatible endpoint")
+    }
+
+    static func defaultLabel(_ source: ModelSource, _ preset: ModelPreset) -> String {
+        switch source {
+        case .local(let reference):
+            if (try? ModelPresetCatalog.preset(named: reference)) != nil { return preset.id }
+            return URL(fileURLWithPath: reference).lastPathComponent
+        case .endpoint(let endpoint):
+            return String(endpoint.model.split(separator: "/").last ?? Substring(endpoint.model))
+        }
+    }
+}
