@@ -30,6 +30,10 @@ struct ChatCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print timing after each reply (on stderr).")
     var stats = false
 
+    // Lets tests (and demos) interrupt a tiny model's reply before it ends.
+    @Option(name: .long, help: .hidden)
+    var paceMilliseconds: Int?
+
     static let helpText = """
         /reset  forget the conversation so far
         /help   show this help
@@ -77,7 +81,8 @@ struct ChatCommand: AsyncParsableCommand {
             let stream: GenerationStream
             do {
                 stream = try generator.chat(asked, parameters: sampling.parameters(),
-                                            options: GenerationOptions(contextOverflow: .truncateLeft))
+                                            options: GenerationOptions(contextOverflow: .truncateLeft,
+                                                                        tokenPacing: paceMilliseconds.map { .milliseconds($0) }))
             } catch {
                 Terminal.err("error: \(error.description)\n")
                 continue

@@ -18,10 +18,14 @@ public struct GenerationOptions: Sendable, Equatable {
     /// What to do when the prompt and `max_new_tokens` do not fit the context: `.error` (default), or
     /// `.truncateLeft`, which drops the oldest tokens (for conversations: whole exchanges first).
     public var contextOverflow: ContextOverflowPolicy
+    /// A pause after each generated token. Tiny models finish a reply faster than a person (or a test)
+    /// can press Ctrl-C; pacing makes interruption observable. nil (default) never waits.
+    public var tokenPacing: Duration?
 
-    public init(format: PromptFormat? = nil, contextOverflow: ContextOverflowPolicy = .error) {
+    public init(format: PromptFormat? = nil, contextOverflow: ContextOverflowPolicy = .error, tokenPacing: Duration? = nil) {
         self.format = format
         self.contextOverflow = contextOverflow
+        self.tokenPacing = tokenPacing
     }
 }
 
@@ -41,4 +45,6 @@ public struct PreparedGeneration: Sendable {
     public let parameters: ResolvedGenerationParameters
     /// The request seed (the configured one, or a random one to report back); sample i uses `seed &+ i`.
     public let seed: UInt64
+    /// See `GenerationOptions.tokenPacing`.
+    public var tokenPacing: Duration? = nil
 }

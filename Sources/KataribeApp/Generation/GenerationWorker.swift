@@ -1,3 +1,4 @@
+import Foundation
 import KataribeGeneration
 import KataribeModels
 import KataribeTokenizers
@@ -69,6 +70,7 @@ struct GenerationWorker {
                 break
             }
             do { logits = try session.append([token]) } catch { throw .model(error) }
+            if let pause = prepared.tokenPacing { Thread.sleep(forTimeInterval: Double(pause.components.seconds) + Double(pause.components.attoseconds) * 1e-18) }
         }
         emit(text.finish(detokenizer.finish()), sample: index)
 
