@@ -14,7 +14,7 @@ let package = Package(
         .executable(name: "kataribe", targets: ["KataribeCLI"]),
         .library(name: "Kataribe", targets: [
             "KataribeTensor", "KataribeCheckpoint", "KataribeModels",
-            "KataribeTokenizers", "KataribeGeneration", "KataribeHub", "KataribeApp",
+            "KataribeTokenizers", "KataribeGeneration", "KataribeHub", "KataribeApp", "KataribeServer",
         ]),
     ],
     dependencies: [
@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // Tensors, dtypes and the numeric kernels (matmul, norms, activations, thread pool).
@@ -57,6 +58,8 @@ let package = Package(
             dependencies: [
                 "KataribeApp", "KataribeGeneration", "KataribeModels", "KataribeTokenizers",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: fastRelease
         ),

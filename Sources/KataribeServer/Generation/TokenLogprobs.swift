@@ -1,25 +1,53 @@
 import Foundation
+import KataribeApp
+import KataribeModels
 
 /// The log-probability of one generated token, with the most likely alternatives at its position.
 ///
 /// Values are `log_softmax` of the model's raw logits for that position (before temperature, top-k,
 /// top-p and the repetition penalty), in double precision — what vLLM reports by default, so they
 /// describe the model rather than the sampler settings.
-public struct TokenLogprob: Sendable, Equatable {
-    public struct Alternative: Sendable, Equatable {
-        public var token: Int
+struct TokenLogprob: Sendable, Equatable {
+    struct Alternative: Sendable, Equatable {
+        var token: Int
         /// `decode([token])`; U+FFFD stands for a token that is only part of a character.
-        public var text: String
-        public var logprob: Double
+        var text: String
+        var logprob: Double
     }
 
-    public var token: Int
-    public var text: String
-    public var logprob: Double
+    var token: Int
+    var text: String
+    var logprob: Double
     /// The `count` most likely tokens (highest first; ties: lower id first), as requested.
-    public var top: [Alternative]
-    /// Unicode scalars of the sample's returned text that precede this token's text.
-    public var textOffset: Int
+    var top: [Alternative]
+    /// Unicode scalars of the token texts before this one (OpenAI's `text_offset`, relative to the
+    /// generated text).
+    var textOffset: Int
+}
+
+/// Log-probabilities of a finished sample, computed by scoring prompt + sample once more in a fresh
+/// session rather than inside the generation loop: the loop (KataribeApp's `TextGenerator`) stays
+/// the single implementation of generation, and only requests that ask for logprobs pay the extra
+/// forward pass. Scoring feeds the sequence in larger chunks than generation did, so values can
+/// differ from the sampler's in the last float bits.
+enum LogprobScorer {
+    static func score(model: LoadedModel, prompt: [Int], generated: [Int], top: Int) throws(ModelError) -> [TokenLogprob] {
+        guard !generated.isEmpty else { return [] }
+        let session = model.model.makeSession()
+        var rows = [try session.append(prompt)]
+        if generated.count > 1 { rows += try session.appendReturningAllLogits(Array(generated.dropLast())) }
+        let tokenizer = model.tokenizer
+        let text: (Int) -> String = { tokenizer.decode([$0], skipSpecialTokens: false) }
+        var offset = 0
+        var out: [TokenLogprob] = []
+        out.reserveCapacity(generated.count)
+        for (token, logits) in zip(generated, rows) {
+            let entry = LogprobCalculator.logprob(of: token, logits: logits, top: top, text: text, textOffset: offset)
+            offset += entry.text.unicodeScalars.count
+            out.append(entry)
+        }
+        return out
+    }
 }
 
 enum LogprobCalculator {
