@@ -1,10 +1,10 @@
 import Foundation
 
-/// The server's JSON settings: compact (one SSE event per line), UTF-8 text unescaped.
+/// The server's JSON settings: compact (one SSE event per line), keys sorted, UTF-8 text unescaped.
 enum JSONCoding {
     static func encode<T: Encodable>(_ value: T) -> Data {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         // The wire types hold only strings, numbers, bools and arrays, which always encode.
         return (try? encoder.encode(value)) ?? Data("{}".utf8)
     }
