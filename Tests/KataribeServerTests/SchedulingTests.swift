@@ -61,17 +61,18 @@ struct SchedulingTests {
 
     @Test("a full queue answers 429 over HTTP while the model is busy")
     func queueFullOverHTTP() async throws {
-        let configuration = ServerConfiguration(maxQueue: 1, tokenPacing: .milliseconds(10))
+        let configuration = ServerConfiguration(maxQueue: 1, tokenPacing: .milliseconds(200))
         try await withServer(try Fixtures.calm(), configuration: configuration) { live in
-            let slow: [String: Any] = ["prompt": "今日は", "max_tokens": 60, "min_tokens": 60]
-            let running = Task { try await live.post("/v1/completions", slow) }
-            #expect(await eventually { live.server.scheduler.statistics.running == 1 })
+            // Busy for up to 24 s, until the test walks away from it.
+            let busy = HeldStream(live, body: #"{"prompt":"今日は","max_tokens":120,"min_tokens":120,"stream":true}"#)
+            #expect(await busy.started())
             let queued = Task { try await live.post("/v1/completions", ["prompt": "今日は", "max_tokens": 2]) }
             #expect(await eventually { live.server.scheduler.statistics.queued == 1 })
             let refused = try await live.post("/v1/completions", ["prompt": "今日は", "max_tokens": 2])
             #expect(refused.status == 429)
             #expect(refused.error("type") == "rate_limit_error")
-            #expect(try await running.value.status == 200)
+            #expect(live.server.scheduler.statistics.refused == 1)
+            await busy.drop()
             #expect(try await queued.value.status == 200)
         }
     }

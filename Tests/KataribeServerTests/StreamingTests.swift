@@ -91,22 +91,15 @@ struct StreamingTests {
 
     @Test("a client that disconnects mid-stream cancels its generation and frees the model")
     func disconnectCancels() async throws {
-        let configuration = ServerConfiguration(tokenPacing: .milliseconds(20))
+        // Paced so that the generation would last 24 s if the disconnect went unnoticed.
+        let configuration = ServerConfiguration(tokenPacing: .milliseconds(200))
         try await withServer(try Fixtures.calm(), configuration: configuration) { live in
-            var request = HTTPClientRequest(url: live.baseURL + "/v1/completions")
-            request.method = .POST
-            request.body = .bytes(ByteBuffer(string: #"{"prompt":"今日は","max_tokens":100,"min_tokens":100,"stream":true}"#))
-            let reader = Task {
-                let response = try await live.client.execute(request, timeout: .seconds(60))
-                for try await _ in response.body { return true }  // the first chunk proves it is generating
-                return false
-            }
-            #expect(try await reader.value)
-            // Leaving the body unread and dropping the response closes the connection; cancel to be sure.
-            reader.cancel()
-            try await live.client.shutdown()
+            let stream = HeldStream(live, body: #"{"prompt":"今日は","max_tokens":120,"min_tokens":120,"stream":true}"#)
+            #expect(await stream.started())
+            await stream.drop()
             #expect(await eventually { live.server.scheduler.statistics.cancelled == 1 })
             #expect(live.server.scheduler.statistics.running == 0)
+            #expect(live.server.scheduler.statistics.completed == 0)
         }
     }
 }

@@ -148,3 +148,39 @@ extension LiveServer.Reply {
         return out
     }
 }
+
+/// A streaming request on a client of its own that keeps reading until `drop()` closes its
+/// connection: lets tests keep the model busy for as long as they need, then walk away.
+final class HeldStream: Sendable {
+    private let client: HTTPClient
+    private let reader: Task<Void, any Error>
+    private let firstChunk: AsyncStream<Void>
+
+    init(_ live: LiveServer, body: String) {
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        let (firstChunk, signal) = AsyncStream.makeStream(of: Void.self)
+        var request = HTTPClientRequest(url: live.baseURL + "/v1/completions")
+        request.method = .POST
+        request.body = .bytes(ByteBuffer(string: body))
+        self.client = client
+        self.firstChunk = firstChunk
+        reader = Task {
+            defer { signal.finish() }
+            let response = try await client.execute(request, timeout: .seconds(120))
+            for try await _ in response.body { signal.yield() }
+        }
+    }
+
+    /// True once the server has sent its first chunk (the generation is running).
+    func started() async -> Bool {
+        for await _ in firstChunk { return true }
+        return false
+    }
+
+    /// Closes the connection mid-stream.
+    func drop() async {
+        reader.cancel()
+        try? await client.shutdown()
+        _ = await reader.result
+    }
+}

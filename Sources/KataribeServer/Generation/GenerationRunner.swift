@@ -37,7 +37,10 @@ struct GenerationRunner: Sendable {
     /// thrown by `onEvent` (a failed write) stops it too.
     func run(_ prepared: PreparedGeneration, reservation: Reservation, logprobs: Int?,
              onEvent: (RunEvent) async throws -> Void) async throws -> RunResult {
-        try await reservation.waitForTurn()
+        do { try await reservation.waitForTurn() } catch {
+            reservation.release(.cancelled)
+            throw error
+        }
         var outcome = Reservation.Outcome.failed
         defer { reservation.release(outcome) }
         var choices: [ChoiceResult] = []
@@ -65,8 +68,10 @@ struct GenerationRunner: Sendable {
             }
         } catch let error as TextGenerationError {
             throw RequestPlanner.describe(error, promptParam: "prompt")
+        } catch let error as APIError {
+            throw error
         } catch {
-            if Task.isCancelled { outcome = .cancelled }
+            outcome = .cancelled  // the task was cancelled or a write failed: the client is gone
             throw error
         }
         if cancelled || Task.isCancelled {
