@@ -14,7 +14,7 @@ let package = Package(
         .executable(name: "kataribe", targets: ["KataribeCLI"]),
         .library(name: "Kataribe", targets: [
             "KataribeTensor", "KataribeCheckpoint", "KataribeModels",
-            "KataribeTokenizers", "KataribeGeneration", "KataribeHub", "KataribeApp", "KataribeCompare",
+            "KataribeTokenizers", "KataribeGeneration", "KataribeHub", "KataribeApp", "KataribeCompare", "KataribeServer",
         ]),
     ],
     dependencies: [
@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // Tensors, dtypes and the numeric kernels (matmul, norms, activations, thread pool).
@@ -62,11 +64,22 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // OpenAI-compatible HTTP API over a loaded model (`kataribe serve`).
+        .target(
+            name: "KataribeServer",
+            dependencies: [
+                "KataribeApp", "KataribeGeneration", "KataribeModels", "KataribeTokenizers",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: fastRelease
+        ),
         .executableTarget(
             name: "KataribeCLI",
             dependencies: [
                 "KataribeTensor", "KataribeCheckpoint", "KataribeModels",
-                "KataribeTokenizers", "KataribeGeneration", "KataribeHub", "KataribeApp", "KataribeCompare",
+                "KataribeTokenizers", "KataribeGeneration", "KataribeHub", "KataribeApp", "KataribeCompare", "KataribeServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: fastRelease
@@ -79,6 +92,13 @@ let package = Package(
         .testTarget(name: "KataribeTokenizersTests", dependencies: ["KataribeTokenizers", "KataribeTestSupport"]),
         .testTarget(name: "KataribeGenerationTests", dependencies: ["KataribeGeneration", "KataribeTestSupport"]),
         .testTarget(name: "KataribeAppTests", dependencies: ["KataribeApp", "KataribeTestSupport"]),
+        // Starts real servers on ephemeral loopback ports and drives them over HTTP.
+        .testTarget(name: "KataribeServerTests", dependencies: [
+            "KataribeServer", "KataribeApp", "KataribeTestSupport",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         // Drives the built `kataribe` binary (through a pseudo-terminal for `chat`).
         .testTarget(name: "KataribeCLITests", dependencies: ["KataribeCLI", "KataribeApp", "KataribeTestSupport"]),
         // Runs against a loopback fake of the hub built on swift-nio (no internet).

@@ -1,0 +1,96 @@
+import ArgumentParser
+import Foundation
+import KataribeApp
+import KataribeGeneration
+import KataribeServer
+
+/// `kataribe serve --model M`: an OpenAI-compatible HTTP API over one loaded model.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve a model over an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions).",
+        discussion: """
+        Endpoints: GET /v1/models, POST /v1/completions, POST /v1/chat/completions (JSON, or server-sent \
+        events with "stream": true), GET /health. Chat messages are rendered in the model's prompt format \
+        (rinna chat for rinna instruction models); completions continue the prompt as given. Request \
+        fields override the model's preset defaults (`kataribe models` shows them); extensions: top_k, \
+        repetition_penalty, min_tokens.
+
+        Generations run one at a time; up to --max-queue requests wait, more get 429. Binds to \
+        127.0.0.1 unless --host says otherwise; with --api-key-env, requests must send \
+        'Authorization: Bearer <key>'. Ctrl-C stops the server after the requests in progress.
+        """)
+
+    @OptionGroup var modelArguments: ModelArguments
+
+    @Option(name: .long, help: "Prompt format for chat: plain or rinna-chat (default: the preset's).")
+    var format: PromptFormat?
+
+    @Option(name: .long, help: "Address to listen on (default 127.0.0.1: this machine only).")
+    var host = "127.0.0.1"
+
+    @Option(name: .long, help: "Port to listen on (0 picks a free one, printed at start).")
+    var port = 8080
+
+    @Option(name: .long, help: ArgumentHelp("Require 'Authorization: Bearer <key>' with the key taken from this environment variable.",
+                                            valueName: "VAR"))
+    var apiKeyEnv: String?
+
+    @Option(name: .long, help: "Requests that may wait while another generates; more get 429.")
+    var maxQueue = 16
+
+    @Option(name: .long, help: "Largest request body in bytes; larger ones get 413.")
+    var maxBodyBytes = 1 << 20
+
+    @Option(name: .long, help: "Largest max_tokens a request may ask for (default: the model's context length).")
+    var maxTokens: Int?
+
+    @Option(name: .long, help: "Largest n (choices per request).")
+    var maxChoices = 8
+
+    @Option(name: .long, help: "The model id clients see (default: the --model value).")
+    var servedModelName: String?
+
+    // Makes a tiny model's replies last long enough to watch (demos, tests).
+    @Option(name: .long, help: .hidden)
+    var paceMilliseconds: Int?
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
+        if maxQueue < 0 { throw ValidationError("--max-queue must not be negative") }
+        if maxBodyBytes < 1 { throw ValidationError("--max-body-bytes must be at least 1") }
+        if let maxTokens, maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
+        if maxChoices < 1 { throw ValidationError("--max-choices must be at least 1") }
+    }
+
+    func run() async throws {
+        var apiKey: String?
+        if let apiKeyEnv {
+            guard let key = ProcessInfo.processInfo.environment[apiKeyEnv], !key.isEmpty else {
+                CLIOutput.fail("--api-key-env \(apiKeyEnv): the environment variable \(apiKeyEnv) is not set or empty")
+            }
+            apiKey = key
+        }
+        let loaded = await modelArguments.load(format: format)
+        let server = OpenAIServer(model: loaded, configuration: ServerConfiguration(
+            host: host, port: port, apiKey: apiKey, maxQueue: maxQueue, maxBodyBytes: maxBodyBytes,
+            maxTokens: maxTokens, maxChoices: maxChoices, modelID: servedModelName,
+            tokenPacing: paceMilliseconds.map { .milliseconds($0) }))
+        if apiKey == nil && !Self.isLoopback(host) {
+            Terminal.err("warning: listening on \(host) without an API key; anyone who can reach it can use the model (--api-key-env)\n")
+        }
+        let host = self.host
+        do {
+            try await server.run(handleSignals: true) { port in
+                let shown = host.contains(":") ? "[\(host)]" : host
+                Terminal.err("serving \(server.modelID) (\(loaded.preset.promptFormat.rawValue) format) on http://\(shown):\(port)/v1\n")
+            }
+        } catch {
+            CLIOutput.fail("cannot serve on \(host):\(port): \(error)")
+        }
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+}
