@@ -112,7 +112,7 @@ let package = Package(
         // Runs the endpoint backend against a loopback OpenAI-style server built on swift-nio, and the CLI
         // (built product) in a subprocess for the kill test.
         .testTarget(name: "KataribeCompareTests", dependencies: [
-            "KataribeCompare", "KataribeApp", "KataribeTestSupport",
+            "KataribeCompare", "KataribeApp", "KataribeServer", "KataribeTestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
