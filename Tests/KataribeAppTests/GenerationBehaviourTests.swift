@@ -182,7 +182,7 @@ struct CancellationTests {
     func slowModel(_ scripted: inout ScriptedModel?) throws -> LoadedModel {
         let tokenizer = try Fixtures.rinnaTokenizer()
         let model = LoadedModel.scripted(Array(repeating: 500, count: 5), tokenizer: tokenizer, preset: try Fixtures.preset("rinna-3.6b"),
-                                         contextLength: 4000, eos: [], delay: .milliseconds(2))
+                                         contextLength: 4000, eos: [], delay: .milliseconds(4))
         scripted = model.model as? ScriptedModel
         return model
     }

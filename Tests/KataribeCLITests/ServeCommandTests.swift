@@ -41,13 +41,13 @@ struct ServeCommandTests {
         #expect((models["data"] as? [[String: Any]])?.first?["id"] as? String == "tiny")
 
         kill(process.processIdentifier, SIGINT)
-        process.waitUntilExit()
+        await process.exited()
         #expect(process.terminationStatus == 0)
     }
 
     @Test("--api-key-env naming an unset variable is an error that names it")
-    func missingKeyVariable() throws {
-        let result = try KataribeBinary.runWithEnvironment(
+    func missingKeyVariable() async throws {
+        let result = try await KataribeBinary.runWithEnvironment(
             ["serve", "--model", "Tests/Fixtures/generation-e2e/calm", "--api-key-env", "KATARIBE_TEST_UNSET_KEY"],
             environment: [:])
         #expect(result.status == 1)

@@ -22,12 +22,12 @@ enum KataribeBinary {
     }
 
     /// Runs `kataribe arguments` with `input` on stdin (a pipe, not a terminal).
-    static func run(_ arguments: [String], input: String = "") throws -> Result {
-        try runWithEnvironment(arguments, input: input, environment: [:])
+    static func run(_ arguments: [String], input: String = "") async throws -> Result {
+        try await runWithEnvironment(arguments, input: input, environment: [:])
     }
 
     /// `run` with extra environment variables.
-    static func runWithEnvironment(_ arguments: [String], input: String = "", environment: [String: String]) throws -> Result {
+    static func runWithEnvironment(_ arguments: [String], input: String = "", environment: [String: String]) async throws -> Result {
         let process = Process()
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.executableURL = url
@@ -40,19 +40,32 @@ enum KataribeBinary {
         try process.run()
         stdin.fileHandleForWriting.write(Data(input.utf8))
         try stdin.fileHandleForWriting.close()
-        // Read both pipes to the end before waiting, so a chatty child never blocks on a full pipe.
-        let errorData = Mutex(Data())
-        let errorDone = DispatchSemaphore(value: 0)
-        Thread {
-            errorData.withLock { $0 = stderr.fileHandleForReading.readDataToEndOfFile() }
-            errorDone.signal()
-        }.start()
-        let out = stdout.fileHandleForReading.readDataToEndOfFile()
-        errorDone.wait()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
-                      stderr: errorData.withLock { String(decoding: $0, as: UTF8.self) })
+        // Both pipes are read to the end on their own threads, so a chatty child never blocks on a full
+        // pipe; the test only polls, because blocking here would hold one of the few cooperative
+        // threads every other test in this process needs.
+        let out = PipeDrain(stdout), err = PipeDrain(stderr)
+        while process.isRunning || !out.isDone || !err.isDone {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return Result(status: process.terminationStatus, stdout: String(decoding: out.data, as: UTF8.self),
+                      stderr: String(decoding: err.data, as: UTF8.self))
     }
+}
+
+/// Reads a pipe to its end on a thread of its own.
+final class PipeDrain: Sendable {
+    private let state = Mutex<(data: Data, done: Bool)>((Data(), false))
+
+    init(_ pipe: Pipe) {
+        let handle = pipe.fileHandleForReading
+        Thread { [self] in
+            let data = handle.readDataToEndOfFile()
+            state.withLock { $0 = (data, true) }
+        }.start()
+    }
+
+    var isDone: Bool { state.withLock { $0.done } }
+    var data: Data { state.withLock { $0.data } }
 }
 
 /// `kataribe` attached to a pseudo-terminal, as a person at a terminal would run it: the child's
@@ -110,19 +123,19 @@ final class PseudoTerminalSession: @unchecked Sendable {  // `output` is guarded
     func endOfInput() { type("\u{04}") }
 
     /// Waits until `condition` holds for the screen; false on timeout.
-    func waitFor(seconds: Double = 60, _ condition: (String) -> Bool) -> Bool {
+    func waitFor(seconds: Double = 60, _ condition: (String) -> Bool) async -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if condition(screen) { return true }
-            Thread.sleep(forTimeInterval: 0.02)
+            try? await Task.sleep(for: .milliseconds(20))
         }
         return condition(screen)
     }
 
     /// Waits for the child to exit; its status, or nil on timeout.
-    func exitStatus(seconds: Double = 60) -> Int32? {
+    func exitStatus(seconds: Double = 60) async -> Int32? {
         let deadline = Date().addingTimeInterval(seconds)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        while process.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
         return process.isRunning ? nil : process.terminationStatus
     }
 }

@@ -54,14 +54,14 @@ struct CLIKillTests {
         let out = dir.url.appendingPathComponent("out")
         let results = out.appendingPathComponent("results.jsonl")
 
-        let slow = try launch(["suite.yaml", "--output", "out", "--backend", "fake", "--fake-delay-ms", "40", "--fake-tokens", "5"], in: dir.url)
+        let slow = try launch(["suite.yaml", "--output", "out", "--backend", "fake", "--fake-delay-ms", "100", "--fake-tokens", "10"], in: dir.url)
         let deadline = ContinuousClock.now + .seconds(60)
         while sampleLines(results) < 4, ContinuousClock.now < deadline, slow.isRunning {
             try await Task.sleep(for: .milliseconds(20))
         }
         #expect(slow.isRunning, "the slow run should still be going when it is killed")
         kill(slow.processIdentifier, SIGKILL)
-        slow.waitUntilExit()
+        await slow.exited()
         #expect(slow.terminationReason == .uncaughtSignal)
 
         // What a write cut short by the kill could have left behind.
@@ -74,7 +74,7 @@ struct CLIKillTests {
         #expect(killedAt >= 4 && killedAt < 12)
 
         let rerun = try launch(["suite.yaml", "--output", "out", "--backend", "fake", "--fake-tokens", "5", "--json"], in: dir.url)
-        rerun.waitUntilExit()
+        await rerun.exited()
         let log = String(decoding: (try? Data(contentsOf: dir.url.appendingPathComponent("stderr.log"))) ?? Data(), as: UTF8.self)
         #expect(rerun.terminationStatus == 0, "stderr: \(log)")
         #expect(log.contains("removed"))
@@ -97,7 +97,7 @@ struct CLIKillTests {
         // --report-only rebuilds the same Markdown from the folder.
         try FileManager.default.removeItem(at: out.appendingPathComponent("report.md"))
         let rebuild = try launch(["--report-only", "out"], in: dir.url)
-        rebuild.waitUntilExit()
+        await rebuild.exited()
         #expect(rebuild.terminationStatus == 0)
         #expect(try String(contentsOf: out.appendingPathComponent("report.md"), encoding: .utf8) == markdown)
     }
@@ -110,7 +110,7 @@ struct CLIKillTests {
         let demo = TestPaths.packageRoot.appendingPathComponent("Examples/demo.yaml").path
         // Short samples keep a debug build quick; the settings are otherwise the suite's.
         let run = try launch([demo, "-o", "out", "--samples", "1", "--max-new-tokens", "4", "--threads", "1"], in: dir.url)
-        run.waitUntilExit()
+        await run.exited()
         let log = String(decoding: (try? Data(contentsOf: dir.url.appendingPathComponent("stderr.log"))) ?? Data(), as: UTF8.self)
         #expect(run.terminationStatus == 0, "stderr: \(log)")
         let out = dir.url.appendingPathComponent("out")
@@ -131,14 +131,14 @@ struct CLIKillTests {
         let missing = suite.replacingOccurrences(of: "model: demo-calm", with: "model: /nonexistent/demo-calm")
         try missing.write(to: dir.url.appendingPathComponent("suite.yaml"), atomically: true, encoding: .utf8)
         let failing = try launch(["suite.yaml", "-o", "out", "--models", "calm", "--samples", "1"], in: dir.url)
-        failing.waitUntilExit()
+        await failing.exited()
         #expect(failing.terminationStatus == 1)
         let markdown = try String(contentsOf: dir.url.appendingPathComponent("out/report.md"), encoding: .utf8)
         #expect(markdown.contains("## エラー"))
 
         try "models: []\nprompts: []\n".write(to: dir.url.appendingPathComponent("bad.yaml"), atomically: true, encoding: .utf8)
         let bad = try launch(["bad.yaml"], in: dir.url)
-        bad.waitUntilExit()
+        await bad.exited()
         #expect(bad.terminationStatus == 2)
         let log = String(decoding: try Data(contentsOf: dir.url.appendingPathComponent("stderr.log")), as: UTF8.self)
         #expect(log.contains("bad.yaml:"))

@@ -36,3 +36,11 @@ public enum TestPaths {
         return FileManager.default.fileExists(atPath: url.path) ? url : nil
     }
 }
+
+extension Process {
+    /// `waitUntilExit()` for async tests: polls instead of blocking, because all tests share a few
+    /// cooperative threads (two on a two-core machine) and a blocked one stalls unrelated tests.
+    public func exited() async {
+        while isRunning { try? await Task.sleep(for: .milliseconds(10)) }
+    }
+}
