@@ -57,7 +57,7 @@ struct ChatCommandTests {
         let session = try PseudoTerminalSession([
             "chat", "--model", "Tests/Fixtures/generation-e2e/rinna", "--preset", "rinna-3.6b-sft-v2",
             "--max-new-tokens", "100", "--min-new-tokens", "100", "--seed", "1", "--threads", "1", "--stats",
-            "--pace-milliseconds", "100",
+            "--pace-milliseconds", "300",
         ])
         #expect(await session.waitFor { $0.hasSuffix("> ") }, "\(session.screen)")
         session.type("長い話をして\n")

@@ -54,7 +54,7 @@ struct CLIKillTests {
         let out = dir.url.appendingPathComponent("out")
         let results = out.appendingPathComponent("results.jsonl")
 
-        let slow = try launch(["suite.yaml", "--output", "out", "--backend", "fake", "--fake-delay-ms", "100", "--fake-tokens", "10"], in: dir.url)
+        let slow = try launch(["suite.yaml", "--output", "out", "--backend", "fake", "--fake-delay-ms", "200", "--fake-tokens", "10"], in: dir.url)
         let deadline = ContinuousClock.now + .seconds(60)
         while sampleLines(results) < 4, ContinuousClock.now < deadline, slow.isRunning {
             try await Task.sleep(for: .milliseconds(20))
