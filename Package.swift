@@ -7,6 +7,12 @@ let fastRelease: [SwiftSetting] = [
     .unsafeFlags(["-Ounchecked", "-wmo", "-target-cpu", "native"], .when(configuration: .release)),
 ]
 
+// The C kernels are built for any x86-64 (or other) CPU and pick AVX2 paths at run time, so no
+// -march flags here; only the optimisation level.
+let fastC: [CSetting] = [
+    .unsafeFlags(["-O3", "-fno-math-errno"], .when(configuration: .release)),
+]
+
 let package = Package(
     name: "Kataribe",
     platforms: [.macOS(.v14)],
@@ -21,8 +27,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
+        // Intrinsics Swift cannot emit (int8 dot products, GEMM micro-kernel, vector exp/erf) and
+        // the thread pool, each with a portable fallback.
+        .target(name: "KataribeCKernels", cSettings: fastC),
         // Tensors, dtypes and the numeric kernels (matmul, norms, activations, thread pool).
-        .target(name: "KataribeTensor", swiftSettings: fastRelease),
+        .target(name: "KataribeTensor", dependencies: ["KataribeCKernels"], swiftSettings: fastRelease),
         // Reading checkpoints: config.json, safetensors, torch zip/pickle, sharded indexes.
         .target(name: "KataribeCheckpoint", dependencies: ["KataribeTensor"], swiftSettings: fastRelease),
         // Model architectures (one file each) and their forward passes.

@@ -10,7 +10,7 @@ struct Kataribe: AsyncParsableCommand {
         tokenizers, generates text with the same semantics as transformers, and compares models.
         """,
         version: KataribeVersion.current,
-        subcommands: [InspectCommand.self, ScoreCommand.self]
+        subcommands: [InspectCommand.self, ScoreCommand.self, BenchCommand.self]
     )
 }
 

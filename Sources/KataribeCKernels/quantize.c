@@ -1,0 +1,227 @@
+// Block quantization of weights (once, at load) and of activations (once per matrix product).
+// The layouts are described in KataribeCKernels.h.
+#include "internal.h"
+
+static inline int clamp_int(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
+
+/// The 256 values of super-block `sb` of a row of `cols`, zero past the end.
+static void load_super(const float *x, long cols, long sb, float *out) {
+    long start = sb * KC_SUPER;
+    for (int i = 0; i < KC_SUPER; i++) out[i] = start + i < cols ? x[start + i] : 0.0f;
+}
+
+void kc_quantize_row_q8(const float *x, long cols, int8_t *codes, uint8_t *block_scales, float *super_scales) {
+    float values[KC_SUPER];
+    for (long sb = 0; sb < kc_padded_cols(cols) / KC_SUPER; sb++) {
+        load_super(x, cols, sb, values);
+        float wanted[KC_SUBBLOCKS], largest = 0;
+        for (int b = 0; b < KC_SUBBLOCKS; b++) {
+            float amax = 0;
+            for (int j = 0; j < KC_BLOCK; j++) amax = fmaxf(amax, fabsf(values[b * KC_BLOCK + j]));
+            wanted[b] = amax / 127.0f;
+            largest = fmaxf(largest, wanted[b]);
+        }
+        float D = largest / 255.0f;
+        super_scales[sb] = D;
+        for (int b = 0; b < KC_SUBBLOCKS; b++) {
+            // Rounding the block scale up never clips the block's largest weight.
+            int s = D > 0 ? clamp_int((int)ceilf(wanted[b] / D - 1e-4f), 0, 255) : 0;
+            block_scales[sb * KC_SUBBLOCKS + b] = (uint8_t)s;
+            float scale = D * (float)s, inverse = scale > 0 ? 1.0f / scale : 0;
+            for (int j = 0; j < KC_BLOCK; j++) {
+                int c = clamp_int((int)lrintf(values[b * KC_BLOCK + j] * inverse), -127, 127);
+                codes[sb * KC_SUPER + b * KC_BLOCK + j] = (int8_t)c;
+            }
+        }
+    }
+}
+
+/// Squared error of quantizing xb with scale d to codes in [-8, 7].
+static float q4_error(const float *xb, float d) {
+    float inverse = d != 0 ? 1.0f / d : 0, error = 0;
+    for (int j = 0; j < KC_BLOCK; j++) {
+        float e = xb[j] - d * (float)clamp_int((int)lrintf(xb[j] * inverse), -8, 7);
+        error += e * e;
+    }
+    return error;
+}
+
+/// The (signed) scale for one Q4 block: candidates that map the largest magnitude onto the code
+/// range, each refined by least squares for the codes it chose; the smallest error wins.
+static float q4_block_scale(const float *xb) {
+    float extreme = 0;
+    for (int j = 0; j < KC_BLOCK; j++) if (fabsf(xb[j]) > fabsf(extreme)) extreme = xb[j];
+    if (extreme == 0) return 0;
+    static const float targets[] = {-8.0f, -7.5f, -7.0f, 7.0f, 6.5f};
+    float best = extreme / -8.0f, bestError = q4_error(xb, best);
+    for (unsigned i = 0; i < sizeof targets / sizeof targets[0]; i++) {
+        float d = extreme / targets[i];
+        for (int refine = 0; refine < 2; refine++) {
+            float error = q4_error(xb, d);
+            if (error < bestError) { bestError = error; best = d; }
+            float inverse = 1.0f / d, xq = 0, qq = 0;
+            for (int j = 0; j < KC_BLOCK; j++) {
+                float c = (float)clamp_int((int)lrintf(xb[j] * inverse), -8, 7);
+                xq += xb[j] * c;
+                qq += c * c;
+            }
+            if (qq <= 0 || xq == 0) break;
+            d = xq / qq;
+        }
+    }
+    return best;
+}
+
+void kc_quantize_row_q4(const float *x, long cols, uint8_t *codes, uint8_t *block_scales, float *super_scales) {
+    float values[KC_SUPER];
+    for (long sb = 0; sb < kc_padded_cols(cols) / KC_SUPER; sb++) {
+        load_super(x, cols, sb, values);
+        float wanted[KC_SUBBLOCKS], largest = 0;
+        for (int b = 0; b < KC_SUBBLOCKS; b++) {
+            wanted[b] = q4_block_scale(values + b * KC_BLOCK);
+            largest = fmaxf(largest, fabsf(wanted[b]));
+        }
+        float D = largest / 127.0f;
+        super_scales[sb] = D;
+        uint8_t *pairs = codes + sb * (KC_SUPER / 2);
+        for (int b = 0; b < KC_SUBBLOCKS; b++) {
+            int s = D > 0 ? clamp_int((int)lrintf(wanted[b] / D), -127, 127) : 0;
+            block_scales[sb * KC_SUBBLOCKS + b] = (uint8_t)(int8_t)s;
+            // Codes are chosen for the scale actually stored.
+            float scale = D * (float)s, inverse = scale != 0 ? 1.0f / scale : 0;
+            uint8_t *pair = pairs + (b / 2) * 32;
+            int shift = (b & 1) ? 4 : 0;
+            for (int j = 0; j < KC_BLOCK; j++) {
+                int u = clamp_int((int)lrintf(values[b * KC_BLOCK + j] * inverse), -8, 7) + 8;
+                pair[j] = (uint8_t)((pair[j] & ~(0xf << shift)) | (u << shift));
+            }
+        }
+    }
+}
+
+static void dequantize_generic(const kc_qmatrix *m, int q4, long r, long k0, long count, float *out) {
+    long blocksPerRow = m->padded / KC_BLOCK, supersPerRow = m->padded / KC_SUPER;
+    const uint8_t *scales = m->block_scales + r * blocksPerRow;
+    const float *supers = m->super_scales + r * supersPerRow;
+    long end = kc_min(m->padded, (k0 + count + KC_SUPER - 1) / KC_SUPER * KC_SUPER);
+    for (long k = k0; k < end; k++) {
+        long b = k / KC_BLOCK;
+        float c;
+        if (q4) {
+            const uint8_t *row = (const uint8_t *)m->codes + r * (m->padded / 2);
+            uint8_t byte = row[(b / 2) * 32 + k % KC_BLOCK];
+            c = (float)(((b & 1) ? byte >> 4 : byte & 0xf) - 8);
+            out[k - k0] = supers[k / KC_SUPER] * (float)(int8_t)scales[b] * c;
+        } else {
+            c = (float)((const int8_t *)m->codes)[r * m->padded + k];
+            out[k - k0] = supers[k / KC_SUPER] * (float)scales[b] * c;
+        }
+    }
+}
+
+#if KC_X86
+KC_AVX2 static void dequantize_avx2(const kc_qmatrix *m, int q4, long r, long k0, long count, float *out) {
+    long blocksPerRow = m->padded / KC_BLOCK, supersPerRow = m->padded / KC_SUPER;
+    const uint8_t *scales = m->block_scales + r * blocksPerRow;
+    const float *supers = m->super_scales + r * supersPerRow;
+    long end = kc_min(m->padded, (k0 + count + KC_SUPER - 1) / KC_SUPER * KC_SUPER);
+    const __m256i low = _mm256_set1_epi8(0x0f), eight = _mm256_set1_epi8(8);
+    for (long k = k0; k < end; k += KC_BLOCK) {
+        long b = k / KC_BLOCK;
+        __m256i codes;
+        float scale;
+        if (q4) {
+            const uint8_t *row = (const uint8_t *)m->codes + r * (m->padded / 2);
+            __m256i bytes = _mm256_loadu_si256((const __m256i *)(row + (b / 2) * 32));
+            if (b & 1) bytes = _mm256_srli_epi16(bytes, 4);
+            codes = _mm256_sub_epi8(_mm256_and_si256(bytes, low), eight);
+            scale = supers[k / KC_SUPER] * (float)(int8_t)scales[b];
+        } else {
+            codes = _mm256_loadu_si256((const __m256i *)((const int8_t *)m->codes + r * m->padded + k));
+            scale = supers[k / KC_SUPER] * (float)scales[b];
+        }
+        __m256 d = _mm256_set1_ps(scale);
+        __m128i lo = _mm256_castsi256_si128(codes), hi = _mm256_extracti128_si256(codes, 1);
+        float *o = out + (k - k0);
+        _mm256_storeu_ps(o, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo)), d));
+        _mm256_storeu_ps(o + 8, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8))), d));
+        _mm256_storeu_ps(o + 16, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi)), d));
+        _mm256_storeu_ps(o + 24, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8))), d));
+    }
+}
+#endif
+
+void kc_dequantize_q8(const kc_qmatrix *m, long r, long k0, long count, float *out) {
+#if KC_X86
+    if (kc_isa() >= KC_ISA_AVX2) { dequantize_avx2(m, 0, r, k0, count, out); return; }
+#endif
+    dequantize_generic(m, 0, r, k0, count, out);
+}
+
+void kc_dequantize_q4(const kc_qmatrix *m, long r, long k0, long count, float *out) {
+#if KC_X86
+    if (kc_isa() >= KC_ISA_AVX2) { dequantize_avx2(m, 1, r, k0, count, out); return; }
+#endif
+    dequantize_generic(m, 1, r, k0, count, out);
+}
+
+static void quantize_activations_generic(const float *x, long n, int8_t *q, float *scales, int16_t *sums) {
+    for (long sb = 0; sb < n / KC_SUPER; sb++) {
+        const float *xs = x + sb * KC_SUPER;
+        float amax = 0;
+        for (int j = 0; j < KC_SUPER; j++) amax = fmaxf(amax, fabsf(xs[j]));
+        float inverse = amax > 0 ? 127.0f / amax : 0;
+        scales[sb] = amax / 127.0f;
+        for (int b = 0; b < KC_SUBBLOCKS; b++) {
+            int sum = 0;
+            for (int j = 0; j < KC_BLOCK; j++) {
+                int v = (int)nearbyintf(xs[b * KC_BLOCK + j] * inverse);
+                q[sb * KC_SUPER + b * KC_BLOCK + j] = (int8_t)v;
+                sum += v;
+            }
+            sums[sb * KC_SUBBLOCKS + b] = (int16_t)sum;
+        }
+    }
+}
+
+#if KC_X86
+KC_AVX2 static void quantize_activations_avx2(const float *x, long n, int8_t *q, float *scales, int16_t *sums) {
+    const __m256 signMask = _mm256_set1_ps(-0.0f);
+    for (long sb = 0; sb < n / KC_SUPER; sb++) {
+        const float *xs = x + sb * KC_SUPER;
+        __m256 m = _mm256_setzero_ps();
+        for (int j = 0; j < KC_SUPER; j += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(signMask, _mm256_loadu_ps(xs + j)));
+        __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_max_ss(h, _mm_movehdup_ps(h));
+        float amax = _mm_cvtss_f32(h);
+        float inverse = amax > 0 ? 127.0f / amax : 0;
+        scales[sb] = amax / 127.0f;
+        __m256 scale = _mm256_set1_ps(inverse);
+        for (int b = 0; b < KC_SUBBLOCKS; b++) {
+            const float *xb = xs + b * KC_BLOCK;
+            // Same rounding as nearbyintf (to nearest even) in the generic path.
+            __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xb), scale));
+            __m256i i1 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xb + 8), scale));
+            __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xb + 16), scale));
+            __m256i i3 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xb + 24), scale));
+            __m256i s = _mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3));
+            __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+            t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
+            t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
+            sums[sb * KC_SUBBLOCKS + b] = (int16_t)_mm_cvtsi128_si32(t);
+            // 32 int32 -> 32 int8; the packs work within 128-bit lanes, so undo the interleave.
+            __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+            bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+            _mm256_storeu_si256((__m256i *)(q + sb * KC_SUPER + b * KC_BLOCK), bytes);
+        }
+    }
+}
+#endif
+
+void kc_quantize_activations(const float *x, long n, int8_t *q, float *scales, int16_t *sums) {
+#if KC_X86
+    if (kc_isa() >= KC_ISA_AVX2) { quantize_activations_avx2(x, n, q, scales, sums); return; }
+#endif
+    quantize_activations_generic(x, n, q, scales, sums);
+}
