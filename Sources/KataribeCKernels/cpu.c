@@ -1,6 +1,7 @@
 #include "internal.h"
 
-static int forced = -1;
+// Per thread, so a test forcing the portable kernels does not change what other threads run.
+static _Thread_local int forced = -1;
 static int detected = -1;
 
 int kc_isa_detected(void) {

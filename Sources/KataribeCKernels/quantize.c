@@ -21,11 +21,11 @@ void kc_quantize_row_q8(const float *x, long cols, int8_t *codes, uint8_t *block
             wanted[b] = amax / 127.0f;
             largest = fmaxf(largest, wanted[b]);
         }
-        float D = largest / 255.0f;
+        float D = largest / 127.0f;
         super_scales[sb] = D;
         for (int b = 0; b < KC_SUBBLOCKS; b++) {
             // Rounding the block scale up never clips the block's largest weight.
-            int s = D > 0 ? clamp_int((int)ceilf(wanted[b] / D - 1e-4f), 0, 255) : 0;
+            int s = D > 0 ? clamp_int((int)ceilf(wanted[b] / D - 1e-4f), 0, 127) : 0;
             block_scales[sb * KC_SUBBLOCKS + b] = (uint8_t)s;
             float scale = D * (float)s, inverse = scale > 0 ? 1.0f / scale : 0;
             for (int j = 0; j < KC_BLOCK; j++) {
@@ -165,63 +165,90 @@ void kc_dequantize_q4(const kc_qmatrix *m, long r, long k0, long count, float *o
     dequantize_generic(m, 1, r, k0, count, out);
 }
 
-static void quantize_activations_generic(const float *x, long n, int8_t *q, float *scales, int16_t *sums) {
+/// Per super-block: T = amax/(127·31) and, per block, t = ceil(31·amax_b/amax) so the block's
+/// scale T·t covers its largest value (codes never clip).
+static float activation_scales(const float *blockMax, float amax, int16_t *t) {
+    float T = amax / (127.0f * 31.0f);
+    for (int b = 0; b < KC_SUBBLOCKS; b++) {
+        t[b] = amax > 0 ? (int16_t)clamp_int((int)ceilf(31.0f * blockMax[b] / amax - 1e-4f), 0, 31) : 0;
+        if (blockMax[b] > 0 && t[b] == 0) t[b] = 1;
+    }
+    return T;
+}
+
+static void quantize_activations_generic(const float *x, long n, const kc_qactivations *out) {
     for (long sb = 0; sb < n / KC_SUPER; sb++) {
         const float *xs = x + sb * KC_SUPER;
-        float amax = 0;
-        for (int j = 0; j < KC_SUPER; j++) amax = fmaxf(amax, fabsf(xs[j]));
-        float inverse = amax > 0 ? 127.0f / amax : 0;
-        scales[sb] = amax / 127.0f;
+        float blockMax[KC_SUBBLOCKS], amax = 0;
         for (int b = 0; b < KC_SUBBLOCKS; b++) {
+            blockMax[b] = 0;
+            for (int j = 0; j < KC_BLOCK; j++) blockMax[b] = fmaxf(blockMax[b], fabsf(xs[b * KC_BLOCK + j]));
+            amax = fmaxf(amax, blockMax[b]);
+        }
+        int16_t *t = out->block_scales + sb * KC_SUBBLOCKS;
+        float T = activation_scales(blockMax, amax, t);
+        out->super_scales[sb] = T;
+        for (int b = 0; b < KC_SUBBLOCKS; b++) {
+            float scale = T * (float)t[b], inverse = scale > 0 ? 1.0f / scale : 0;
             int sum = 0;
             for (int j = 0; j < KC_BLOCK; j++) {
-                int v = (int)nearbyintf(xs[b * KC_BLOCK + j] * inverse);
-                q[sb * KC_SUPER + b * KC_BLOCK + j] = (int8_t)v;
+                int v = clamp_int((int)nearbyintf(xs[b * KC_BLOCK + j] * inverse), -127, 127);
+                out->codes[sb * KC_SUPER + b * KC_BLOCK + j] = (int8_t)v;
                 sum += v;
             }
-            sums[sb * KC_SUBBLOCKS + b] = (int16_t)sum;
+            out->sums[sb * KC_SUBBLOCKS + b] = (int16_t)sum;
         }
     }
 }
 
 #if KC_X86
-KC_AVX2 static void quantize_activations_avx2(const float *x, long n, int8_t *q, float *scales, int16_t *sums) {
+KC_AVX2 static void quantize_activations_avx2(const float *x, long n, const kc_qactivations *out) {
     const __m256 signMask = _mm256_set1_ps(-0.0f);
+    const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127);
     for (long sb = 0; sb < n / KC_SUPER; sb++) {
         const float *xs = x + sb * KC_SUPER;
-        __m256 m = _mm256_setzero_ps();
-        for (int j = 0; j < KC_SUPER; j += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(signMask, _mm256_loadu_ps(xs + j)));
-        __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
-        h = _mm_max_ss(h, _mm_movehdup_ps(h));
-        float amax = _mm_cvtss_f32(h);
-        float inverse = amax > 0 ? 127.0f / amax : 0;
-        scales[sb] = amax / 127.0f;
-        __m256 scale = _mm256_set1_ps(inverse);
+        float blockMax[KC_SUBBLOCKS], amax = 0;
         for (int b = 0; b < KC_SUBBLOCKS; b++) {
             const float *xb = xs + b * KC_BLOCK;
-            // Same rounding as nearbyintf (to nearest even) in the generic path.
-            __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xb), scale));
-            __m256i i1 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xb + 8), scale));
-            __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xb + 16), scale));
-            __m256i i3 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xb + 24), scale));
+            __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(signMask, _mm256_loadu_ps(xb)),
+                                                   _mm256_andnot_ps(signMask, _mm256_loadu_ps(xb + 8))),
+                                     _mm256_max_ps(_mm256_andnot_ps(signMask, _mm256_loadu_ps(xb + 16)),
+                                                   _mm256_andnot_ps(signMask, _mm256_loadu_ps(xb + 24))));
+            __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+            h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+            h = _mm_max_ss(h, _mm_movehdup_ps(h));
+            blockMax[b] = _mm_cvtss_f32(h);
+            amax = fmaxf(amax, blockMax[b]);
+        }
+        int16_t *t = out->block_scales + sb * KC_SUBBLOCKS;
+        float T = activation_scales(blockMax, amax, t);
+        out->super_scales[sb] = T;
+        for (int b = 0; b < KC_SUBBLOCKS; b++) {
+            const float *xb = xs + b * KC_BLOCK;
+            float scale = T * (float)t[b];
+            __m256 inverse = _mm256_set1_ps(scale > 0 ? 1.0f / scale : 0);
+            // Same rounding as nearbyintf (to nearest even) in the generic path, same clamp.
+            __m256i i0 = _mm256_min_epi32(hi, _mm256_max_epi32(lo, _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xb), inverse))));
+            __m256i i1 = _mm256_min_epi32(hi, _mm256_max_epi32(lo, _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xb + 8), inverse))));
+            __m256i i2 = _mm256_min_epi32(hi, _mm256_max_epi32(lo, _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xb + 16), inverse))));
+            __m256i i3 = _mm256_min_epi32(hi, _mm256_max_epi32(lo, _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xb + 24), inverse))));
             __m256i s = _mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3));
-            __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-            t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
-            t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
-            sums[sb * KC_SUBBLOCKS + b] = (int16_t)_mm_cvtsi128_si32(t);
+            __m128i v = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+            v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0x4e));
+            v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0xb1));
+            out->sums[sb * KC_SUBBLOCKS + b] = (int16_t)_mm_cvtsi128_si32(v);
             // 32 int32 -> 32 int8; the packs work within 128-bit lanes, so undo the interleave.
             __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
             bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-            _mm256_storeu_si256((__m256i *)(q + sb * KC_SUPER + b * KC_BLOCK), bytes);
+            _mm256_storeu_si256((__m256i *)(out->codes + sb * KC_SUPER + b * KC_BLOCK), bytes);
         }
     }
 }
 #endif
 
-void kc_quantize_activations(const float *x, long n, int8_t *q, float *scales, int16_t *sums) {
+void kc_quantize_activations(const float *x, long n, const kc_qactivations *out) {
 #if KC_X86
-    if (kc_isa() >= KC_ISA_AVX2) { quantize_activations_avx2(x, n, q, scales, sums); return; }
+    if (kc_isa() >= KC_ISA_AVX2) { quantize_activations_avx2(x, n, out); return; }
 #endif
-    quantize_activations_generic(x, n, q, scales, sums);
+    quantize_activations_generic(x, n, out);
 }

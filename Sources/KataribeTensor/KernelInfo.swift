@@ -7,7 +7,8 @@ public enum KernelInfo {
         kc_isa() >= KC_ISA_AVX2 ? "avx2" : "generic"
     }
 
-    /// Runs the portable C kernels even on an AVX2 CPU (tests compare both paths).
+    /// Runs the portable C kernels even on an AVX2 CPU, on the calling thread only (tests compare
+    /// both paths; use `Parallelism.serial` so no worker thread is involved).
     public static func usePortableKernels(_ portable: Bool) {
         kc_force_isa(portable ? Int32(KC_ISA_GENERIC) : kc_isa_detected())
     }

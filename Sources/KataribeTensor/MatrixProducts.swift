@@ -44,11 +44,13 @@ enum MatrixProducts {
             let mp = SendableRawPointer(pointer)
             parallelism.forEachChunk(of: rows, minimumChunk: minimumRows(columns: columns), granularity: 4, chunksPerThread: 8) { range in
                 let bias = b?.pointer.assumingMemoryBound(to: Float.self)
-                let a = input.value, m = mp.pointer.assumingMemoryBound(to: kc_qmatrix.self)
-                if format == .q8 {
-                    kc_gemv_q8(m, range.lowerBound, range.upperBound, a.codes, a.scales, ys.pointer, bias)
-                } else {
-                    kc_gemv_q4(m, range.lowerBound, range.upperBound, a.codes, a.scales, a.sums, ys.pointer, bias)
+                let m = mp.pointer.assumingMemoryBound(to: kc_qmatrix.self)
+                withUnsafePointer(to: input.value.kernelForm) { a in
+                    if format == .q8 {
+                        kc_gemv_q8(m, range.lowerBound, range.upperBound, a, ys.pointer, bias)
+                    } else {
+                        kc_gemv_q4(m, range.lowerBound, range.upperBound, a, ys.pointer, bias)
+                    }
                 }
             }
         }
@@ -82,16 +84,14 @@ enum MatrixProducts {
 /// Activations in the form the int8 kernels take (see KataribeCKernels.h).
 struct QuantizedActivations {
     let padded: Int
-    let codes: UnsafeMutablePointer<Int8>
-    let scales: UnsafeMutablePointer<Float>
-    let sums: UnsafeMutablePointer<Int16>
+    let kernelForm: kc_qactivations
     let staging: UnsafeMutablePointer<Float>
 
     init(padded: Int) {
         self.padded = padded
-        codes = .allocate(capacity: padded)
-        scales = .allocate(capacity: padded / 256)
-        sums = .allocate(capacity: padded / 32)
+        kernelForm = kc_qactivations(
+            codes: .allocate(capacity: padded), super_scales: .allocate(capacity: padded / 256),
+            block_scales: .allocate(capacity: padded / 32), sums: .allocate(capacity: padded / 32))
         staging = .allocate(capacity: padded)
     }
 
@@ -99,13 +99,14 @@ struct QuantizedActivations {
         // Padding columns hold zeros so they add nothing.
         staging.update(from: x, count: count)
         (staging + count).update(repeating: 0, count: padded - count)
-        kc_quantize_activations(staging, padded, codes, scales, sums)
+        withUnsafePointer(to: kernelForm) { kc_quantize_activations(staging, padded, $0) }
     }
 
     func deallocate() {
-        codes.deallocate()
-        scales.deallocate()
-        sums.deallocate()
+        kernelForm.codes.deallocate()
+        kernelForm.super_scales.deallocate()
+        kernelForm.block_scales.deallocate()
+        kernelForm.sums.deallocate()
         staging.deallocate()
     }
 }

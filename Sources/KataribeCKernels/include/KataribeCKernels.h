@@ -22,7 +22,8 @@ enum { KC_ISA_GENERIC = 0, KC_ISA_AVX2 = 1 };
 int kc_isa(void);
 /// The best instruction set this CPU supports (ignores kc_force_isa).
 int kc_isa_detected(void);
-/// Forces a lower instruction set (tests); a level above the detected one is ignored.
+/// Forces a lower instruction set on the calling thread only (tests); a level above the detected
+/// one is ignored.
 void kc_force_isa(int isa);
 
 // MARK: Thread pool
@@ -44,17 +45,20 @@ void kc_gemv_bf16(const uint16_t *w, long cols, long r0, long r1, const float *x
 // MARK: Block quantization
 //
 // Rows are cut into super-blocks of 256 weights (a row is padded with zeros to a multiple of
-// 256), each made of 8 blocks of 32. Every block has an 8-bit integer scale s and every
+// 256), each made of 8 blocks of 32. Every block has a 7-bit integer scale s and every
 // super-block a float32 scale D, so a weight is w = D·s·c for its code c:
-//   Q8: c is an int8 in [-127, 127], s is unsigned (0...255); codes[padded] per row.
-//   Q4: c = u - 8 for a 4-bit u, s is signed (-127...127) so the extra negative code can go to
-//       either sign; 32 bytes hold two blocks, byte j carries element j of the even block in its
+//   Q8: c is an int8 in [-127, 127], s in [0, 127]; codes[padded] per row.
+//   Q4: c = u - 8 for a 4-bit u, s in [-127, 127] (signed, so the extra negative code can go to
+//       either sign); 32 bytes hold two blocks, byte j carries element j of the even block in its
 //       low nibble and of the odd block in its high nibble; codes[padded / 2] per row.
 // Block scales are integers so the int8 dot product can apply them inside vpmaddwd and sum a whole
 // super-block in int32 before a single float multiply-add.
 //
-// Activations for these kernels: int8 codes with one float scale per 256 values, plus the int16
-// sum of codes of each block of 32 (for Q4's offset of 8).
+// Activations for these kernels use the same shape: int8 codes q, a float scale T per 256 values
+// and an integer scale t in [0, 31] per 32, x ≈ T·t·q, plus the int16 sum of codes of each block
+// (for Q4's offset of 8). Per-block scales keep one large activation from coarsening the other
+// 224 of its super-block; products of the two 7- and 5-bit block scales fit vpmaddwd's int16
+// operand and a super-block's sum stays inside int32 (8 · 2 · 127² · 127 · 31 < 2³¹).
 
 enum { KC_BLOCK = 32, KC_SUPER = 256, KC_SUBBLOCKS = 8 };
 
@@ -83,14 +87,20 @@ void kc_quantize_row_q4(const float *x, long cols, uint8_t *codes, uint8_t *bloc
 void kc_dequantize_q8(const kc_qmatrix *m, long r, long k0, long count, float *out);
 void kc_dequantize_q4(const kc_qmatrix *m, long r, long k0, long count, float *out);
 
-/// Quantizes activations x[n] (n a multiple of 256; pad with zeros): codes q[n], scales[n/256],
-/// block sums[n/32].
-void kc_quantize_activations(const float *x, long n, int8_t *q, float *scales, int16_t *sums);
+/// Activations quantized for the int8 kernels (n values, n a multiple of 256).
+typedef struct {
+    int8_t *codes;          // n
+    float *super_scales;    // n / 256
+    int16_t *block_scales;  // n / 32, each in [0, 31]
+    int16_t *sums;          // n / 32, Σ codes of the block
+} kc_qactivations;
+
+/// Quantizes activations x[n] (n a multiple of 256; pad with zeros).
+void kc_quantize_activations(const float *x, long n, const kc_qactivations *out);
 
 /// y[r] = W[r] · x + bias[r] for r in [r0, r1), x given as quantized activations of m->padded values.
-void kc_gemv_q8(const kc_qmatrix *m, long r0, long r1, const int8_t *xq, const float *xs, float *y, const float *bias);
-void kc_gemv_q4(const kc_qmatrix *m, long r0, long r1, const int8_t *xq, const float *xs, const int16_t *xsums,
-                float *y, const float *bias);
+void kc_gemv_q8(const kc_qmatrix *m, long r0, long r1, const kc_qactivations *x, float *y, const float *bias);
+void kc_gemv_q4(const kc_qmatrix *m, long r0, long r1, const kc_qactivations *x, float *y, const float *bias);
 
 // MARK: GEMM, Y[t][r] = X[t] · W[r] + bias[r] for a batch of tokens
 //
