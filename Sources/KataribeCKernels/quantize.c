@@ -36,37 +36,75 @@ void kc_quantize_row_q8(const float *x, long cols, int8_t *codes, uint8_t *block
     }
 }
 
-/// Squared error of quantizing xb with scale d to codes in [-8, 7].
-static float q4_error(const float *xb, float d) {
-    float inverse = d != 0 ? 1.0f / d : 0, error = 0;
+/// For a Q4 block and a candidate scale d: the squared error of rounding to codes in [-8, 7],
+/// and Σx·c, Σc² for the least-squares scale of those codes. Sums run in 8 lanes (element j in
+/// lane j % 8) added in lane order, so the AVX2 version gets bit-identical results and both
+/// builds pick the same scales.
+typedef struct { float error, xc, cc; } q4_fit;
+
+static q4_fit q4_evaluate_generic(const float *xb, float d) {
+    float inverse = 1.0f / d, e[8] = {0}, xc[8] = {0}, cc[8] = {0};
     for (int j = 0; j < KC_BLOCK; j++) {
-        float e = xb[j] - d * (float)clamp_int((int)lrintf(xb[j] * inverse), -8, 7);
-        error += e * e;
+        float c = fminf(fmaxf(nearbyintf(xb[j] * inverse), -8.0f), 7.0f);
+        float r = xb[j] - d * c;
+        float rr = r * r, xcj = xb[j] * c, ccj = c * c;
+        e[j % 8] = e[j % 8] + rr;
+        xc[j % 8] = xc[j % 8] + xcj;
+        cc[j % 8] = cc[j % 8] + ccj;
     }
-    return error;
+    q4_fit fit = {0, 0, 0};
+    for (int l = 0; l < 8; l++) { fit.error += e[l]; fit.xc += xc[l]; fit.cc += cc[l]; }
+    return fit;
+}
+
+#if KC_X86
+KC_AVX2 static q4_fit q4_evaluate_avx2(const float *xb, float d) {
+    const __m256 lo = _mm256_set1_ps(-8.0f), hi = _mm256_set1_ps(7.0f);
+    __m256 dv = _mm256_set1_ps(d), inverse = _mm256_set1_ps(1.0f / d);
+    __m256 e = _mm256_setzero_ps(), xc = e, cc = e;
+    for (int j = 0; j < KC_BLOCK; j += 8) {
+        __m256 x = _mm256_loadu_ps(xb + j);
+        __m256 c = _mm256_min_ps(_mm256_max_ps(
+            _mm256_round_ps(_mm256_mul_ps(x, inverse), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), lo), hi);
+        // No FMA: the same roundings as the portable version.
+        __m256 r = _mm256_sub_ps(x, _mm256_mul_ps(dv, c));
+        e = _mm256_add_ps(e, _mm256_mul_ps(r, r));
+        xc = _mm256_add_ps(xc, _mm256_mul_ps(x, c));
+        cc = _mm256_add_ps(cc, _mm256_mul_ps(c, c));
+    }
+    float el[8], xl[8], cl[8];
+    _mm256_storeu_ps(el, e);
+    _mm256_storeu_ps(xl, xc);
+    _mm256_storeu_ps(cl, cc);
+    q4_fit fit = {0, 0, 0};
+    for (int l = 0; l < 8; l++) { fit.error += el[l]; fit.xc += xl[l]; fit.cc += cl[l]; }
+    return fit;
+}
+#endif
+
+static q4_fit q4_evaluate(const float *xb, float d) {
+#if KC_X86
+    if (kc_isa() >= KC_ISA_AVX2) return q4_evaluate_avx2(xb, d);
+#endif
+    return q4_evaluate_generic(xb, d);
 }
 
 /// The (signed) scale for one Q4 block: candidates that map the largest magnitude onto the code
-/// range, each refined by least squares for the codes it chose; the smallest error wins.
+/// range, each refined once by least squares for the codes it chose; the smallest error wins.
 static float q4_block_scale(const float *xb) {
     float extreme = 0;
     for (int j = 0; j < KC_BLOCK; j++) if (fabsf(xb[j]) > fabsf(extreme)) extreme = xb[j];
     if (extreme == 0) return 0;
-    static const float targets[] = {-8.0f, -7.5f, -7.0f, 7.0f, 6.5f};
-    float best = extreme / -8.0f, bestError = q4_error(xb, best);
+    static const float targets[] = {-8.0f, -7.5f, 7.0f};
+    float best = 0, bestError = INFINITY;
     for (unsigned i = 0; i < sizeof targets / sizeof targets[0]; i++) {
         float d = extreme / targets[i];
-        for (int refine = 0; refine < 2; refine++) {
-            float error = q4_error(xb, d);
-            if (error < bestError) { bestError = error; best = d; }
-            float inverse = 1.0f / d, xq = 0, qq = 0;
-            for (int j = 0; j < KC_BLOCK; j++) {
-                float c = (float)clamp_int((int)lrintf(xb[j] * inverse), -8, 7);
-                xq += xb[j] * c;
-                qq += c * c;
-            }
-            if (qq <= 0 || xq == 0) break;
-            d = xq / qq;
+        q4_fit fit = q4_evaluate(xb, d);
+        if (fit.error < bestError) { bestError = fit.error; best = d; }
+        if (fit.cc > 0 && fit.xc != 0) {
+            float refined = fit.xc / fit.cc;
+            q4_fit again = q4_evaluate(xb, refined);
+            if (again.error < bestError) { bestError = again.error; best = refined; }
         }
     }
     return best;
