@@ -15,16 +15,18 @@ let fastC: [CSetting] = [
 
 let package = Package(
     name: "Kataribe",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "kataribe", targets: ["KataribeCLI"]),
         .library(name: "Kataribe", targets: [
             "KataribeTensor", "KataribeCheckpoint", "KataribeModels",
-            "KataribeTokenizers", "KataribeGeneration",
+            "KataribeTokenizers", "KataribeGeneration", "KataribeHub",
         ]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
     ],
     targets: [
         // Intrinsics Swift cannot emit (int8 dot products, GEMM micro-kernel, vector exp/erf) and
@@ -40,11 +42,22 @@ let package = Package(
         .target(name: "KataribeTokenizers", swiftSettings: fastRelease),
         // Logits processors, sampling, stopping, prompt formats, presets.
         .target(name: "KataribeGeneration", dependencies: ["KataribeModels", "KataribeTokenizers"], swiftSettings: fastRelease),
+        // Hugging Face Hub: model ids -> local folders (cache compatible with huggingface_hub, downloads).
+        .target(
+            name: "KataribeHub",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: fastRelease
+        ),
         .executableTarget(
             name: "KataribeCLI",
             dependencies: [
                 "KataribeTensor", "KataribeCheckpoint", "KataribeModels",
-                "KataribeTokenizers", "KataribeGeneration",
+                "KataribeTokenizers", "KataribeGeneration", "KataribeHub",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: fastRelease
@@ -56,6 +69,14 @@ let package = Package(
         .testTarget(name: "KataribeModelsTests", dependencies: ["KataribeModels", "KataribeCheckpoint", "KataribeTestSupport"]),
         .testTarget(name: "KataribeTokenizersTests", dependencies: ["KataribeTokenizers", "KataribeTestSupport"]),
         .testTarget(name: "KataribeGenerationTests", dependencies: ["KataribeGeneration", "KataribeTestSupport"]),
+        // Runs against a loopback fake of the hub built on swift-nio (no internet).
+        .testTarget(name: "KataribeHubTests", dependencies: [
+            "KataribeHub", "KataribeTestSupport",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

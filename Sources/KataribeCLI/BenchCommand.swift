@@ -59,7 +59,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        let progress = Progress(enabled: !json && isatty(STDERR_FILENO) != 0)
+        let progress = BenchProgress(enabled: !json && isatty(STDERR_FILENO) != 0)
         var options = LoadOptions(parallelism: threads.map { Parallelism(threadCount: $0) } ?? .automatic)
         options.weightFormat = dtype.flatMap { WeightFormat(rawValue: $0) }
         options.kvCacheFormat = kvCache.flatMap { KVCacheFormat(rawValue: $0) }
@@ -110,7 +110,7 @@ struct BenchReport: Encodable {
 
     static func measure(
         directory: URL, options: LoadOptions, promptTokens: Int, genTokens: Int, context: Int, seed: UInt64,
-        progress: Progress
+        progress: BenchProgress
     ) throws(ModelError) -> BenchReport {
         progress.show("loading \(directory.lastPathComponent)")
         let start = Date()
@@ -154,7 +154,7 @@ struct BenchReport: Encodable {
 
     /// Tokens per second over `count` single-token steps.
     private static func generate(
-        _ session: any LanguageModelSession, _ count: Int, _ ids: (Int) -> [Int], _ progress: Progress, label: String
+        _ session: any LanguageModelSession, _ count: Int, _ ids: (Int) -> [Int], _ progress: BenchProgress, label: String
     ) throws(ModelError) -> Double {
         let start = Date()
         for step in 0..<count {
@@ -183,7 +183,7 @@ struct BenchReport: Encodable {
 }
 
 /// A one-line status on stderr, rewritten in place (only on a terminal).
-final class Progress {
+final class BenchProgress {
     let enabled: Bool
     init(enabled: Bool) { self.enabled = enabled }
 

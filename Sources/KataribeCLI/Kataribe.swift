@@ -10,7 +10,10 @@ struct Kataribe: AsyncParsableCommand {
         tokenizers, generates text with the same semantics as transformers, and compares models.
         """,
         version: KataribeVersion.current,
-        subcommands: [InspectCommand.self, ScoreCommand.self, BenchCommand.self]
+        subcommands: [
+            InspectCommand.self, ScoreCommand.self, TokenizeCommand.self,
+            DownloadCommand.self, ModelsCommand.self, BenchCommand.self,
+        ]
     )
 }
 

@@ -1,1 +1,0 @@
-// Tokenizersodule KataribeM.

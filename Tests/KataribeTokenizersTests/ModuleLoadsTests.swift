@@ -1,4 +1,0 @@
-import Testing
-@testable import KataribeTokenizers
-
-@Test func moduleLinks() {}
