@@ -43,6 +43,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .customLong("no-quantized-cache"), help: "Quantize at load without saving or reusing a quantized model.")
     var noQuantizedCache = false
 
+    @Option(name: .customLong("batch-tokens"), help: ArgumentHelp("Tokens per prompt forward chunk.", visibility: .hidden))
+    var batchTokens: Int?
+
     @Option(name: .long, help: "Seed for the random token ids.")
     var seed: UInt64 = 1
 
@@ -56,6 +59,7 @@ struct BenchCommand: ParsableCommand {
         guard genTokens >= 1 else { throw ValidationError("--gen-tokens must be at least 1") }
         guard context >= 0 else { throw ValidationError("--context must be 0 or more") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let batchTokens, batchTokens < 1 { throw ValidationError("--batch-tokens must be at least 1") }
     }
 
     func run() throws {
@@ -63,6 +67,7 @@ struct BenchCommand: ParsableCommand {
         var options = LoadOptions(parallelism: threads.map { Parallelism(threadCount: $0) } ?? .automatic)
         options.weightFormat = dtype.flatMap { WeightFormat(rawValue: $0) }
         options.kvCacheFormat = kvCache.flatMap { KVCacheFormat(rawValue: $0) }
+        if let batchTokens { options.batchCapacity = batchTokens }
         if options.weightFormat?.isQuantized == true, !noQuantizedCache {
             options.quantizedCache = quantizedCache.map { QuantizedCache(directory: URL(fileURLWithPath: $0)) } ?? .standard
         }

@@ -34,7 +34,7 @@ public final class GPTNeoXModel: CausalLanguageModel {
     public let format: String
 
     init(
-        configuration: GPTNeoXConfig, weights: GPTNeoXWeights, parallelism: Parallelism, batchCapacity: Int = 64,
+        configuration: GPTNeoXConfig, weights: GPTNeoXWeights, parallelism: Parallelism, batchCapacity: Int = 128,
         kvCacheFormat: KVCacheFormat = .float32, weightSource: WeightSource = .checkpoint,
         files: [URL] = [], format: String = ""
     ) {

@@ -19,7 +19,7 @@ public struct LoadOptions: Sendable {
     public var quantizedCache: QuantizedCache?
 
     public init(
-        parallelism: Parallelism = .automatic, batchCapacity: Int = 64, weightFormat: WeightFormat? = nil,
+        parallelism: Parallelism = .automatic, batchCapacity: Int = 128, weightFormat: WeightFormat? = nil,
         kvCacheFormat: KVCacheFormat? = nil, quantizedCache: QuantizedCache? = nil
     ) {
         self.parallelism = parallelism
