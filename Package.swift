@@ -22,7 +22,7 @@ let package = Package(
         .executable(name: "kataribe", targets: ["KataribeCLI"]),
         .library(name: "Kataribe", targets: [
             "KataribeTensor", "KataribeCheckpoint", "KataribeModels",
-            "KataribeTokenizers", "KataribeGeneration", "KataribeHub",
+            "KataribeTokenizers", "KataribeGeneration", "KataribeHub", "KataribeApp",
         ]),
     ],
     dependencies: [
@@ -55,11 +55,17 @@ let package = Package(
             ],
             swiftSettings: fastRelease
         ),
+        // Model names -> loaded models (demo models, presets, hub), streaming text generation, chat.
+        .target(
+            name: "KataribeApp",
+            dependencies: ["KataribeModels", "KataribeTokenizers", "KataribeGeneration", "KataribeHub"],
+            swiftSettings: fastRelease
+        ),
         .executableTarget(
             name: "KataribeCLI",
             dependencies: [
                 "KataribeTensor", "KataribeCheckpoint", "KataribeModels",
-                "KataribeTokenizers", "KataribeGeneration", "KataribeHub",
+                "KataribeTokenizers", "KataribeGeneration", "KataribeHub", "KataribeApp",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: fastRelease
@@ -71,6 +77,9 @@ let package = Package(
         .testTarget(name: "KataribeModelsTests", dependencies: ["KataribeModels", "KataribeCheckpoint", "KataribeTokenizers", "KataribeTestSupport"]),
         .testTarget(name: "KataribeTokenizersTests", dependencies: ["KataribeTokenizers", "KataribeTestSupport"]),
         .testTarget(name: "KataribeGenerationTests", dependencies: ["KataribeGeneration", "KataribeTestSupport"]),
+        .testTarget(name: "KataribeAppTests", dependencies: ["KataribeApp", "KataribeTestSupport"]),
+        // Drives the built `kataribe` binary (through a pseudo-terminal for `chat`).
+        .testTarget(name: "KataribeCLITests", dependencies: ["KataribeCLI", "KataribeApp", "KataribeTestSupport"]),
         // Runs against a loopback fake of the hub built on swift-nio (no internet).
         .testTarget(name: "KataribeHubTests", dependencies: [
             "KataribeHub", "KataribeTestSupport",

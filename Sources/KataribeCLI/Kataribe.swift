@@ -12,7 +12,8 @@ struct Kataribe: AsyncParsableCommand {
         version: KataribeVersion.current,
         subcommands: [
             InspectCommand.self, ScoreCommand.self, TokenizeCommand.self,
-            DownloadCommand.self, ModelsCommand.self, BenchCommand.self,
+            DownloadCommand.self, ModelsCommand.self,
+            GenerateCommand.self, ChatCommand.self, BenchCommand.self,
         ]
     )
 }

@@ -1,12 +1,19 @@
 import ArgumentParser
 import Foundation
+import KataribeApp
+import KataribeGeneration
 import KataribeHub
 
-/// `kataribe models`: what can be run. `--local` lists the models in the Hugging Face cache.
+/// `kataribe models`: the presets Kataribe knows. `--local` lists the models in the Hugging Face cache.
 struct ModelsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "models",
-        abstract: "List models: with --local, those in the Hugging Face cache (revisions, size on disk)."
+        abstract: "List the model presets (demo models and known hub models) or, with --local, the cached models.",
+        discussion: """
+        Without --local: every preset with its source (hub repository or Models/ folder), weight dtype, \
+        tokenizer kind, prompt format and the generation defaults from its model card. Pass a preset id \
+        or hub id to --model of generate, chat or score. With --json, the presets as a JSON array.
+        """
     )
 
     @Flag(help: "List the models in the local Hugging Face cache (HF_HUB_CACHE).")
@@ -17,8 +24,16 @@ struct ModelsCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard local else {
-            // The generation presets will be listed here; until then say where the models are.
-            print("Use `kataribe models --local` to list the models in the Hugging Face cache.")
+            if json {
+                print(try ModelPresetListing.json())
+            } else {
+                print(ModelPresetListing.table(), terminator: "")
+                let demos = DemoModelSource()
+                let found = DemoModelSource.demoPresets.compactMap { preset in
+                    (try? demos.folder(for: preset)).map { "\(preset.id) (\($0.path))" }
+                }
+                print(found.isEmpty ? "\nDemo models: none found (set KATARIBE_MODELS_DIR)." : "\nDemo models found: \(found.joined(separator: ", "))")
+            }
             return
         }
         let cache = HubClient().cache

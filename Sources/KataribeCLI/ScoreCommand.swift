@@ -1,10 +1,11 @@
 import ArgumentParser
 import Foundation
+import KataribeApp
 import KataribeModels
 import KataribeTensor
 
-/// `kataribe score --model DIR --ids 1,2,3 [--json] [--top N]`
-struct ScoreCommand: ParsableCommand {
+/// `kataribe score --model M (--ids 1,2,3 | --text TEXT) [--json] [--top N]`
+struct ScoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "score",
         abstract: "Log-probability of each next token of a sequence, and the top candidates after it.",
@@ -13,12 +14,16 @@ struct ScoreCommand: ParsableCommand {
         the token that actually follows. With --top N, also the N most likely next tokens after the last id.
         """)
 
-    @Option(name: .long, help: "A Hugging Face model directory (config.json + weights).")
+    @Option(name: .long, help: ArgumentHelp(
+        "A model folder (config.json + weights); with --text also a demo model, preset id or Hugging Face id.",
+        valueName: "name-or-path"))
     var model: String
 
-    // The tokenizer issue adds `--text` as a second way to give the input; see `tokenIDs()`.
     @Option(name: .long, help: "Comma-separated token ids, e.g. 1,2,3.")
-    var ids: String
+    var ids: String?
+
+    @Option(name: .long, help: "Text, tokenized with the model's tokenizer as its preset says (e.g. no special tokens for rinna).")
+    var text: String?
 
     @Option(name: .long, help: "Show the N most likely tokens after the last id.")
     var top: Int = 0
@@ -32,12 +37,18 @@ struct ScoreCommand: ParsableCommand {
     func validate() throws {
         guard top >= 0 else { throw ValidationError("--top must be 0 or more") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
-        _ = try tokenIDs()
+        guard (ids == nil) != (text == nil) else { throw ValidationError("give either --ids or --text") }
+        if ids != nil { _ = try tokenIDs() }
     }
 
-    /// The input as token ids. (When tokenizers exist, `--text` is encoded here.)
-    func tokenIDs() throws -> [Int] {
-        let parts = ids.split(separator: ",", omittingEmptySubsequences: false)
+    /// The input as token ids: `--ids` parsed, or `--text` encoded with `tokenizer`.
+    func tokenIDs(tokenizer: TextGenerator? = nil) throws -> [Int] {
+        if let text, let tokenizer {
+            let encoded = tokenizer.encode(text)
+            guard !encoded.isEmpty else { throw ValidationError("--text encodes to no tokens") }
+            return encoded
+        }
+        let parts = (ids ?? "").split(separator: ",", omittingEmptySubsequences: false)
             .map { $0.trimmingCharacters(in: .whitespaces) }
         var result: [Int] = []
         for part in parts {
@@ -48,15 +59,24 @@ struct ScoreCommand: ParsableCommand {
         return result
     }
 
-    func run() throws {
-        let tokens = try tokenIDs()
+    func run() async throws {
         let report: ScoreReport
         do {
-            let options = LoadOptions(parallelism: threads.map { Parallelism(threadCount: $0) } ?? .automatic)
-            let loaded = try ModelLoader.load(directory: URL(fileURLWithPath: model), options: options)
-            report = try ScoreReport(model: loaded, directory: model, ids: tokens, top: top)
+            let languageModel: any CausalLanguageModel
+            let tokens: [Int]
+            if text != nil {
+                // The tokenizer comes with the model, so --text takes any model name.
+                let loaded = try await LoadedModel.load(model, options: ModelLoadOptions(threads: threads))
+                languageModel = loaded.model
+                tokens = try tokenIDs(tokenizer: TextGenerator(model: loaded))
+            } else {
+                let options = LoadOptions(parallelism: threads.map { Parallelism(threadCount: $0) } ?? .automatic)
+                languageModel = try ModelLoader.load(directory: URL(fileURLWithPath: model), options: options)
+                tokens = try tokenIDs()
+            }
+            report = try ScoreReport(model: languageModel, directory: model, ids: tokens, top: top)
         } catch {
-            CLIOutput.fail(error.description)
+            CLIOutput.fail("\(error)")
         }
         if json {
             CLIOutput.printJSON(report)

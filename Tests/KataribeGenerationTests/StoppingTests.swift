@@ -112,26 +112,3 @@ struct SessionStoppingTests {
         #expect(Array(s.generatedTokens) == [1])
     }
 }
-
-@Suite("Streaming text from token ids")
-struct IncrementalDetokenizerTests {
-    /// A byte-level toy tokenizer: id = byte value; invalid UTF-8 decodes to U+FFFD like HF's.
-    static func decodeBytes(_ ids: [Int]) -> String { String(decoding: ids.map { UInt8($0) }, as: UTF8.self) }
-
-    @Test("multi-byte characters are emitted only once complete, and the deltas add up to the full text")
-    func holdsIncompleteCharacters() {
-        let text = "語りA"
-        let ids = Array(text.utf8).map(Int.init)
-        var d = IncrementalDetokenizer(decode: Self.decodeBytes)
-        let deltas = ids.map { d.append($0) }
-        #expect(deltas == ["", "", "語", "", "", "り", "A"])
-        #expect(deltas.joined() + d.flush() == text)
-    }
-
-    @Test("flush returns a trailing incomplete character as U+FFFD")
-    func flush() {
-        var d = IncrementalDetokenizer(decode: Self.decodeBytes)
-        #expect(d.append(0xE8) == "")
-        #expect(d.flush() == "\u{FFFD}")
-    }
-}

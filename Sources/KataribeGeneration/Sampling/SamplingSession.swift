@@ -3,14 +3,16 @@
 ///
 /// ```swift
 /// let session = try SamplingSession(parameters: resolved, promptTokens: promptIDs, seed: seed, sampleIndex: i)
-/// var detokenizer = IncrementalDetokenizer(decode: tokenizer.decode)
+/// var detokenizer = StreamingDetokenizer(tokenizer: tokenizer, skipSpecialTokens: skip)
 /// while !session.isFinished {
 ///     var logits = model.nextLogits(...)                 // last position, vocab-sized, Float
 ///     let token = try session.nextToken(logits: &logits) // processes `logits` in place, then picks
-///     session.accept(token, decodedText: detokenizer.append(token))
+///     session.accept(token, decodedText: detokenizer.add(token))
 /// }
-/// let sequence = session.result(text: tokenizer.decode(Array(session.generatedTokens)))
+/// let sequence = session.result(text: tokenizer.decode(Array(session.generatedTokens), skipSpecialTokens: skip))
 /// ```
+///
+/// (KataribeApp's `TextGenerator` runs this loop against a model session.)
 ///
 /// Not thread-safe; use one session per sequence (they are independent, so `n` samples may run on
 /// different threads and still give the same results).

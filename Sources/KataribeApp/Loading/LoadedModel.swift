@@ -1,0 +1,122 @@
+import Foundation
+import KataribeGeneration
+import KataribeHub
+import KataribeModels
+import KataribeTensor
+import KataribeTokenizers
+
+/// How to load a model.
+public struct ModelLoadOptions: Sendable {
+    /// Worker threads for the forward pass; nil uses every core.
+    public var threads: Int?
+    /// Tokens per forward chunk while a prompt is processed.
+    public var batchCapacity: Int
+    /// A preset id whose settings replace the matched or inferred preset.
+    public var preset: String?
+    /// Field-by-field changes on top of the preset (e.g. the prompt format, the tokenizer kind).
+    public var presetOverrides: ModelPresetOverrides?
+    /// Branch, tag or commit of a hub model; nil means `main`.
+    public var revision: String?
+    /// Overrides `HF_HUB_OFFLINE` when not nil.
+    public var offline: Bool?
+    /// The format the linear layers run in (see `LoadOptions.weightFormat`); nil keeps the checkpoint's.
+    public var weightFormat: WeightFormat?
+    /// KV cache element type; nil picks float32 for float weights and float16 for quantized ones.
+    public var kvCacheFormat: KVCacheFormat?
+    /// Where quantized weights are saved and found again; nil quantizes at every load.
+    public var quantizedCache: QuantizedCache?
+
+    public init(threads: Int? = nil, batchCapacity: Int = 128, preset: String? = nil,
+                presetOverrides: ModelPresetOverrides? = nil, revision: String? = nil, offline: Bool? = nil,
+                weightFormat: WeightFormat? = nil, kvCacheFormat: KVCacheFormat? = nil,
+                quantizedCache: QuantizedCache? = nil) {
+        self.threads = threads
+        self.batchCapacity = batchCapacity
+        self.preset = preset
+        self.presetOverrides = presetOverrides
+        self.revision = revision
+        self.offline = offline
+        self.weightFormat = weightFormat
+        self.kvCacheFormat = kvCacheFormat
+        self.quantizedCache = quantizedCache
+    }
+
+    var modelOptions: LoadOptions {
+        LoadOptions(parallelism: threads.map { Parallelism(threadCount: $0) } ?? .automatic, batchCapacity: batchCapacity,
+                    weightFormat: weightFormat, kvCacheFormat: kvCacheFormat, quantizedCache: quantizedCache)
+    }
+}
+
+/// A model ready to generate: weights, tokenizer, the preset that says how to use them, and the
+/// generation settings from the model's own config. Immutable and shareable across tasks; every
+/// generation makes its own session.
+public final class LoadedModel: Sendable {
+    /// What was asked for (a name or a folder path).
+    public let name: String
+    public let folder: URL
+    public let model: any CausalLanguageModel
+    public let tokenizer: any Tokenizer
+    /// The preset with `ModelLoadOptions.presetOverrides` applied.
+    public let preset: ModelPreset
+    public let presetOrigin: PresetOrigin
+    /// `generation_config.json` (else `config.json`) read as generation settings: eos/pad ids and any
+    /// defaults the model ships.
+    public let modelGenerationConfig: GenerationParameters
+
+    /// Assembles a model from parts (tests, custom loaders). `options` are not consulted.
+    public init(name: String, folder: URL, model: any CausalLanguageModel, tokenizer: any Tokenizer, preset: ModelPreset,
+                presetOrigin: PresetOrigin = .requested, modelGenerationConfig: GenerationParameters = GenerationParameters()) {
+        self.name = name
+        self.folder = folder
+        self.model = model
+        self.tokenizer = tokenizer
+        self.preset = preset
+        self.presetOrigin = presetOrigin
+        self.modelGenerationConfig = modelGenerationConfig
+    }
+
+    /// Loads `folder` with `preset`'s tokenizer kind (no name resolution).
+    public convenience init(folder: URL, preset: ModelPreset, name: String? = nil, presetOrigin: PresetOrigin = .requested,
+                            options: ModelLoadOptions = ModelLoadOptions()) throws(ModelLoadError) {
+        let preset = options.presetOverrides.map { preset.applying($0) } ?? preset
+        let loadedModel: any CausalLanguageModel
+        do { loadedModel = try ModelLoader.load(directory: folder, options: options.modelOptions) } catch { throw .model(error) }
+        let tokenizer: any Tokenizer
+        do {
+            tokenizer = try AutoTokenizer.load(from: folder, preference: preset.tokenizer == .slow ? .slow : .fast)
+        } catch {
+            throw .tokenizer(error)
+        }
+        self.init(name: name ?? folder.path, folder: folder, model: loadedModel, tokenizer: tokenizer, preset: preset,
+                  presetOrigin: presetOrigin, modelGenerationConfig: try ModelGenerationConfig.read(folder: folder))
+    }
+
+    /// Resolves `name` (folder, demo model, preset id, hub id; see `ModelResolver`) and loads it.
+    public static func load(_ name: String, options: ModelLoadOptions = ModelLoadOptions(),
+                            resolver: ModelResolver = ModelResolver(),
+                            progress: ProgressHandler? = nil) async throws(ModelLoadError) -> LoadedModel {
+        let resolved = try await resolver.resolve(name, preset: options.preset, revision: options.revision,
+                                                  offline: options.offline, progress: progress)
+        return try LoadedModel(resolved, options: options)
+    }
+
+    public convenience init(_ resolved: ResolvedModel, options: ModelLoadOptions = ModelLoadOptions()) throws(ModelLoadError) {
+        try self.init(folder: resolved.folder, preset: resolved.preset, name: resolved.name,
+                      presetOrigin: resolved.presetOrigin, options: options)
+    }
+
+    /// The preset's generation settings over the model's own (transformers: `generate()` arguments
+    /// over `model.generation_config`). eos/pad ids come from the model unless the preset sets them.
+    public var generationDefaults: GenerationParameters {
+        preset.generation.merged(over: modelGenerationConfig)
+    }
+
+    /// `overrides` over `generationDefaults`. Layer several sources by merging them first:
+    /// `parameters(cli.merged(over: suite))` is `cli ← suite ← preset ← model config`.
+    public func parameters(_ overrides: GenerationParameters = GenerationParameters()) -> GenerationParameters {
+        overrides.merged(over: generationDefaults)
+    }
+
+    /// The most tokens a sequence may hold (`max_position_embeddings`).
+    public var contextLength: Int { model.contextLength }
+}

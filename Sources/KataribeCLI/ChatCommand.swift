@@ -1,0 +1,147 @@
+import ArgumentParser
+import Foundation
+import KataribeApp
+import KataribeGeneration
+import Synchronization
+
+/// `kataribe chat --model M`: a multi-turn conversation with an instruction model.
+struct ChatCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chat",
+        abstract: "Chat with an instruction model (rinna chat format), one line per message.",
+        discussion: """
+        Reads one message per line from stdin and streams each reply. The whole conversation is the \
+        prompt of the next reply; when it no longer fits the context, the oldest exchanges are dropped.
+
+        Commands: /reset forgets the conversation, /help lists the commands, /exit (or Ctrl-D) quits. \
+        On a terminal, Ctrl-C stops a reply in progress.
+
+        Also works with stdin that is not a terminal (no prompt, one reply per line), e.g. \
+        printf 'こんにちは\\n日本の首都は？\\n' | kataribe chat --model demo-rinna-sft
+        """)
+
+    @OptionGroup var modelArguments: ModelArguments
+
+    @Option(name: .long, help: "Prompt format (default: the preset's; chat needs rinna-chat).")
+    var format: PromptFormat?
+
+    @OptionGroup(title: "Sampling") var sampling: SamplingArguments
+
+    @Flag(name: .long, help: "Print timing after each reply (on stderr).")
+    var stats = false
+
+    // Lets tests (and demos) interrupt a tiny model's reply before it ends.
+    @Option(name: .long, help: .hidden)
+    var paceMilliseconds: Int?
+
+    static let helpText = """
+        /reset  forget the conversation so far
+        /help   show this help
+        /exit   quit (also /quit or Ctrl-D)
+
+        """
+
+    func run() async throws {
+        let loaded = await modelArguments.load(format: format)
+        guard loaded.preset.promptFormat == .rinnaChat else {
+            CLIOutput.fail(TextGenerationError.chatNotSupported(model: loaded.name, format: loaded.preset.promptFormat).description)
+        }
+        let generator = TextGenerator(model: loaded)
+        let interactive = Terminal.stdinIsTerminal
+        let interrupts = ReplyInterrupter(enabled: interactive)
+        if interactive {
+            Terminal.out("Chatting with \(loaded.name). /help for commands, /exit or Ctrl-D to quit.\n")
+        }
+        var conversation = Conversation()
+        while true {
+            if interactive { Terminal.out("> ") }
+            guard let line = readLine(strippingNewline: true) else {
+                if interactive { Terminal.out("\n") }
+                return
+            }
+            let message = line.trimmingCharacters(in: .whitespaces)
+            if message.isEmpty { continue }
+            switch message {
+            case "/exit", "/quit":
+                return
+            case "/reset":
+                conversation = Conversation()
+                Terminal.out("(conversation cleared)\n")
+                continue
+            case "/help":
+                Terminal.out(Self.helpText)
+                continue
+            default:
+                if message.hasPrefix("/") && !message.contains(" ") {
+                    Terminal.out("unknown command \(message); /help lists the commands\n")
+                    continue
+                }
+            }
+            let asked = conversation.appending(.user, line)
+            let stream: GenerationStream
+            do {
+                stream = try generator.chat(asked, parameters: sampling.parameters(),
+                                            options: GenerationOptions(contextOverflow: .truncateLeft,
+                                                                        tokenPacing: paceMilliseconds.map { .milliseconds($0) }))
+            } catch {
+                Terminal.err("error: \(error.description)\n")
+                continue
+            }
+            interrupts.stream = stream
+            var reply: GeneratedSample?
+            var summary: GenerationSummary?
+            do {
+                for try await event in stream {
+                    switch event {
+                    case .text(let chunk, _): Terminal.out(chunk)
+                    case .sampleFinished(let sample): reply = sample
+                    case .finished(let result): summary = result
+                    }
+                }
+            } catch {
+                Terminal.err("\nerror: \(error)\n")
+            }
+            interrupts.stream = nil
+            Terminal.out("\n")
+            guard let reply else { continue }
+            conversation = asked.appending(.assistant, reply.text)
+            if let summary, summary.droppedTurns > 0 {
+                conversation = Conversation(Array(conversation.turns.dropFirst(summary.droppedTurns)))
+            }
+            if stats, let summary {
+                Terminal.err("[\(summary.timing.statsLine) · stop: \(reply.stopReason.rawValue) · seed \(summary.seed)]\n")
+            }
+        }
+    }
+}
+
+/// On a terminal, Ctrl-C stops the reply being generated; between replies it quits as usual.
+final class ReplyInterrupter {
+    /// The reply in progress, shared with the signal handler.
+    private final class Current: Sendable {
+        let stream = Mutex<GenerationStream?>(nil)
+    }
+
+    private let current = Current()
+    private var source: (any DispatchSourceSignal)?
+
+    init(enabled: Bool) {
+        guard enabled else { return }
+        signal(SIGINT, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        source.setEventHandler { [current] in
+            guard let stream = current.stream.withLock({ $0 }) else {
+                Terminal.out("\n")
+                Foundation.exit(130)
+            }
+            stream.cancel()
+        }
+        source.resume()
+        self.source = source
+    }
+
+    var stream: GenerationStream? {
+        get { current.stream.withLock { $0 } }
+        set { current.stream.withLock { $0 = newValue } }
+    }
+}
