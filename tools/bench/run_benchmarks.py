@@ -190,7 +190,7 @@ def main():
         if value is not None:
             print(f"| {name} | {value:.2f}x | {'-' if goal is None else f'>= {goal}x'} |")
     for system, report in prepared.items():
-        print(f"\n{system}: quantizing at first load took {report['load_seconds']:.1f} s", end="")
+        print(f"\n{system}: first load ({report['weight_source']}) took {report['load_seconds']:.1f} s", end="")
     print()
 
     if args.json:
