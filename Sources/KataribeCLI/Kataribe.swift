@@ -13,7 +13,7 @@ struct Kataribe: AsyncParsableCommand {
         subcommands: [
             InspectCommand.self, ScoreCommand.self, TokenizeCommand.self,
             DownloadCommand.self, ModelsCommand.self, CompareCommand.self,
-            GenerateCommand.self, ChatCommand.self, ServeCommand.self,
+            GenerateCommand.self, ChatCommand.self, ServeCommand.self, BenchCommand.self,
         ]
     )
 }

@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import KataribeApp
 import KataribeGeneration
+import KataribeModels
+import KataribeTensor
 
 extension PromptFormat: ExpressibleByArgument {}
 
@@ -28,14 +30,22 @@ struct ModelArguments: ParsableArguments {
     @Option(name: .long, help: "Worker threads for the forward pass (default: one per core).")
     var threads: Int?
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Weight format: f32, f16, bf16, q8, q4 (default: as stored).",
+        discussion: "q8 and q4 quantize at the first load and save the result under ~/.cache/kataribe/quantized ($KATARIBE_QUANTIZED_CACHE), so later loads map it directly."))
+    var dtype: String?
+
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let dtype, WeightFormat(rawValue: dtype) == nil { throw ValidationError("--dtype must be one of f32, f16, bf16, q8, q4") }
     }
 
     func options(format: PromptFormat? = nil) -> ModelLoadOptions {
-        ModelLoadOptions(threads: threads, preset: preset,
-                         presetOverrides: format.map { ModelPresetOverrides(promptFormat: $0) },
-                         revision: revision, offline: offline ? true : nil)
+        let weightFormat = dtype.flatMap { WeightFormat(rawValue: $0) }
+        return ModelLoadOptions(threads: threads, preset: preset,
+                                presetOverrides: format.map { ModelPresetOverrides(promptFormat: $0) },
+                                revision: revision, offline: offline ? true : nil, weightFormat: weightFormat,
+                                quantizedCache: weightFormat?.isQuantized == true ? .standard : nil)
     }
 
     /// Resolves and loads the model (download progress on stderr); exits with the error otherwise.

@@ -32,6 +32,11 @@ public struct CheckpointError: Error, CustomStringConvertible, Equatable, Sendab
         case invalidIndex(String)
         case duplicateTensor(String)
         case tensorMissingFromShard(tensor: String, shard: String)
+        // saved quantized models
+        case notAQuantizedModel(String)
+        case unsupportedQuantizedVersion(String)
+        case invalidQuantizedModel(String)
+        case cannotWrite(String)
     }
 
     public var description: String { "\(file): \(reasonDescription)" }
@@ -62,6 +67,11 @@ public struct CheckpointError: Error, CustomStringConvertible, Equatable, Sendab
         case .invalidIndex(let why): "invalid shard index: \(why)"
         case .duplicateTensor(let name): "tensor '\(name)' appears more than once"
         case .tensorMissingFromShard(let tensor, let shard): "index maps '\(tensor)' to '\(shard)' but that shard lacks it"
+        case .notAQuantizedModel(let why): "not a Kataribe quantized model: \(why)"
+        case .unsupportedQuantizedVersion(let version):
+            "quantized model format version \(version) is not supported (this build reads version \(QuantizedCheckpoint.formatVersion)); delete the file to rebuild it"
+        case .invalidQuantizedModel(let why): "invalid quantized model: \(why)"
+        case .cannotWrite(let why): "cannot write: \(why)"
         }
     }
 }

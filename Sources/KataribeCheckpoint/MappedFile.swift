@@ -50,7 +50,7 @@ public final class MappedFile: @unchecked Sendable {
 
     /// A storage over the whole file; tensors keep the mapping alive through it.
     public lazy var storage: ByteStorage = {
-        if let mapping { return ByteStorage(borrowing: UnsafeRawPointer(mapping), count: size, owner: self) }
+        if let mapping { return ByteStorage(borrowing: UnsafeRawPointer(mapping), count: size, owner: self, isFileMapping: true) }
         return ByteStorage(copying: UnsafeRawBufferPointer(start: nil, count: 0))
     }()
 

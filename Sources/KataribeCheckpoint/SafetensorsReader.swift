@@ -83,6 +83,19 @@ public enum SafetensorsReader {
         return collection
     }
 
+    /// The header's `__metadata__` string pairs (values that are not strings are left out).
+    /// Call after `read` has validated the file.
+    public static func metadata(_ file: MappedFile) throws(CheckpointError) -> [String: String] {
+        let reader = ByteReader(file.bytes)
+        guard let rawLength = reader.u64(at: 0), rawLength <= UInt64(maximumHeaderLength),
+              let headerBytes = reader.slice(8, Int(rawLength)),
+              let json = try? JSONSerialization.jsonObject(with: Data(headerBytes)),
+              let header = json as? [String: Any]
+        else { throw CheckpointError(file: file.path, .invalidHeader("unreadable header")) }
+        guard let metadata = header["__metadata__"] as? [String: Any] else { return [:] }
+        return metadata.compactMapValues { $0 as? String }
+    }
+
     /// JSON numbers arrive as NSNumber; only exact integers (not 1.5, not strings) are accepted.
     static func exactInt(_ value: Any) -> Int? {
         guard let number = value as? NSNumber else { return nil }

@@ -53,3 +53,12 @@ extension CausalLanguageModel {
         try makeSession().appendReturningAllLogits(tokens)
     }
 }
+
+/// A session that can be given a long context without computing it, for benchmarks: attention
+/// costs the same whatever the cached numbers are, so generation speed at a long context can be
+/// measured without first running thousands of prompt tokens.
+public protocol SyntheticContextFilling: LanguageModelSession {
+    /// Appends `count` positions with random token ids whose cached keys and values are
+    /// pseudo-random numbers in [-1, 1] (seeded) instead of computed ones.
+    func appendSyntheticContext(count: Int, seed: UInt64) throws(ModelError)
+}

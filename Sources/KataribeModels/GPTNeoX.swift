@@ -22,6 +22,10 @@ public final class GPTNeoXModel: CausalLanguageModel {
     public let parallelism: Parallelism
     /// Tokens processed per forward chunk: bounds scratch memory for long prompts.
     public let batchCapacity: Int
+    /// Element type of every session's KV cache.
+    public let kvCacheFormat: KVCacheFormat
+    /// Where the weights came from (checkpoint, quantized at load, saved quantized model).
+    public let weightSource: WeightSource
     /// `1 / base^(2j / rotary_ndims)` in Float, as transformers computes it.
     let inverseFrequencies: [Float]
 
@@ -30,9 +34,12 @@ public final class GPTNeoXModel: CausalLanguageModel {
     public let format: String
 
     init(
-        configuration: GPTNeoXConfig, weights: GPTNeoXWeights, parallelism: Parallelism, batchCapacity: Int = 64,
+        configuration: GPTNeoXConfig, weights: GPTNeoXWeights, parallelism: Parallelism, batchCapacity: Int = 128,
+        kvCacheFormat: KVCacheFormat = .float32, weightSource: WeightSource = .checkpoint,
         files: [URL] = [], format: String = ""
     ) {
+        self.kvCacheFormat = kvCacheFormat
+        self.weightSource = weightSource
         self.configuration = configuration
         self.files = files
         self.format = format
@@ -56,8 +63,15 @@ public final class GPTNeoXModel: CausalLanguageModel {
     public var weightTypes: [DType: Int] { weights.elementsByType }
     public var hasTiedEmbeddings: Bool { weights.embedOutIsTied }
 
-    /// KV cache bytes for a full context (Float keys and values for every layer).
+    /// Elements per in-memory weight format (`q8`, `f16`, ...).
+    public var weightFormats: [WeightFormat: Int] { weights.elementsByFormat }
+    /// Bytes of weights in memory (quantized or converted weights count at their new size).
+    public var weightMemoryBytes: Int { weights.memoryBytes }
+    /// The format of the linear layers (the bulk of the weights).
+    public var linearWeightFormat: WeightFormat { weights.layers.first?.mlpUp.weight.format ?? weights.embedOut.format }
+
+    /// KV cache bytes for a full context (keys and values for every layer).
     public var fullContextCacheBytes: Int {
-        2 * configuration.numHiddenLayers * configuration.contextLength * configuration.hiddenSize * MemoryLayout<Float>.size
+        2 * configuration.numHiddenLayers * configuration.contextLength * configuration.hiddenSize * (kvCacheFormat == .float16 ? 2 : 4)
     }
 }

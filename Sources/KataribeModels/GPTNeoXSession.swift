@@ -1,10 +1,11 @@
 import Foundation
+import KataribeCKernels
 import KataribeTensor
 
 /// The KV cache and scratch buffers of one sequence on a `GPTNeoXModel`.
 /// Scratch buffers are allocated once, for `batchCapacity` tokens; the cache grows by doubling
 /// up to the context length.
-final class GPTNeoXSession: LanguageModelSession {
+final class GPTNeoXSession: LanguageModelSession, SyntheticContextFilling {
     let neox: GPTNeoXModel
     var model: any CausalLanguageModel { neox }
     private(set) var tokens: [Int] = []
@@ -21,11 +22,13 @@ final class GPTNeoXSession: LanguageModelSession {
     private let logits: UnsafeMutablePointer<Float>     // [B, V]
     private let rotaryCos: UnsafeMutablePointer<Float>  // [B, rotary/2]
     private let rotarySin: UnsafeMutablePointer<Float>
-    // Cache: per layer [heads, capacity, headDim]; attention scores [heads, capacity]
-    private var keys: [UnsafeMutablePointer<Float>] = []
-    private var values: [UnsafeMutablePointer<Float>] = []
+    // Cache: per layer [heads, capacity, headDim] of float32 or float16; scores [heads, capacity]
+    private var keys: [UnsafeMutableRawPointer] = []
+    private var values: [UnsafeMutableRawPointer] = []
     private var scores: UnsafeMutablePointer<Float>
     private var capacity = 0
+    /// Bytes per cached key/value element (4, or 2 for a float16 cache).
+    private let cacheElement: Int
 
     init(model: GPTNeoXModel) {
         let c = model.configuration
@@ -52,6 +55,7 @@ final class GPTNeoXSession: LanguageModelSession {
         rotaryCos = buffer(batch * c.rotaryDimensions / 2)
         rotarySin = buffer(batch * c.rotaryDimensions / 2)
         scores = buffer(0)
+        cacheElement = model.kvCacheFormat == .float16 ? 2 : 4
     }
 
     deinit {
@@ -90,6 +94,33 @@ final class GPTNeoXSession: LanguageModelSession {
 
     func reset() { tokens.removeAll() }
 
+    func appendSyntheticContext(count: Int, seed: UInt64) throws(ModelError) {
+        guard count > 0 else { throw .emptyInput }
+        let needed = tokens.count + count
+        guard needed <= neox.contextLength else { throw .contextOverflow(needed: needed, limit: neox.contextLength) }
+        reserve(needed)
+        var state = seed | 1
+        func next() -> UInt64 {
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            return state
+        }
+        let d = headDim, first = tokens.count
+        let row = UnsafeMutablePointer<Float>.allocate(capacity: d)
+        defer { row.deallocate() }
+        for layer in 0..<keys.count {
+            for head in 0..<heads {
+                for position in first..<needed {
+                    let slot = (head * capacity + position) * d * cacheElement
+                    for c in 0..<d { row[c] = Float(Int(next() % 2001) - 1000) / 1000 }
+                    store(row, into: keys[layer] + slot, count: d)
+                    for c in 0..<d { row[c] = Float(Int(next() % 2001) - 1000) / 1000 }
+                    store(row, into: values[layer] + slot, count: d)
+                }
+            }
+        }
+        for _ in 0..<count { tokens.append(Int(next() % UInt64(vocab))) }
+    }
+
     /// Validates, then feeds `newTokens` through the model `batch` tokens at a time, calling
     /// `consume(count, isFinal)` after each chunk's logits are in `logits`.
     private func run(
@@ -121,11 +152,13 @@ final class GPTNeoXSession: LanguageModelSession {
         while newCapacity < count { newCapacity = min(newCapacity * 2, neox.contextLength) }
         let layers = neox.configuration.numHiddenLayers
         let used = tokens.count
-        func grow(_ old: UnsafeMutablePointer<Float>?) -> UnsafeMutablePointer<Float> {
-            let fresh = UnsafeMutablePointer<Float>.allocate(capacity: heads * newCapacity * headDim)
+        let element = cacheElement, oldCapacity = capacity
+        func grow(_ old: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer {
+            let fresh = UnsafeMutableRawPointer.allocate(byteCount: heads * newCapacity * headDim * element, alignment: 64)
             if let old {
                 for h in 0..<heads {
-                    (fresh + h * newCapacity * headDim).update(from: old + h * capacity * headDim, count: used * headDim)
+                    (fresh + h * newCapacity * headDim * element)
+                        .copyMemory(from: old + h * oldCapacity * headDim * element, byteCount: used * headDim * element)
                 }
                 old.deallocate()
             }
@@ -237,10 +270,19 @@ final class GPTNeoXSession: LanguageModelSession {
                 let q = row + head * 3 * d, k = q + d, v = k + d
                 Self.rotate(q, half: half, cos: cosRow, sin: sinRow)
                 Self.rotate(k, half: half, cos: cosRow, sin: sinRow)
-                let slot = (head * capacity + position) * d
-                (keyCache + slot).update(from: k, count: d)
-                (valueCache + slot).update(from: v, count: d)
+                let slot = (head * capacity + position) * d * cacheElement
+                store(k, into: keyCache + slot, count: d)
+                store(v, into: valueCache + slot, count: d)
             }
+        }
+    }
+
+    /// Writes `count` floats into the cache in its element type.
+    private func store(_ source: UnsafePointer<Float>, into target: UnsafeMutableRawPointer, count: Int) {
+        if cacheElement == 2 {
+            kc_f32_to_f16(source, target.assumingMemoryBound(to: UInt16.self), count)
+        } else {
+            target.assumingMemoryBound(to: Float.self).update(from: source, count: count)
         }
     }
 
@@ -257,49 +299,24 @@ final class GPTNeoXSession: LanguageModelSession {
         }
     }
 
-    /// attention[i, head] = softmax_j≤pos(q_i · k_j / √d) · v_j, heads in parallel.
+    /// attention[i, head] = softmax_j≤pos(q_i · k_j / √d) · v_j, heads in parallel. Scores,
+    /// softmax and the weighted sum run back to back per head while its keys and values are hot.
     private func attend(count n: Int, firstPosition: Int, layer: Int) {
-        let d = headDim, h = hidden, cap = capacity
+        let d = headDim, h = hidden, cap = capacity, element = cacheElement
+        let half: Int32 = element == 2 ? 1 : 0
         let scale = Float(1 / Double(d).squareRoot())
         let q = SendablePointer(qkv), out = SendablePointer(attention), s = SendablePointer(scores)
-        let k = SendablePointer(keys[layer]), v = SendablePointer(values[layer])
-        neox.parallelism.forEachChunk(of: heads) { headRange in
-            for head in headRange {
-                let keyBase = k.pointer + head * cap * d, valueBase = v.pointer + head * cap * d
-                let score = s.pointer + head * cap
-                for i in 0..<n {
-                    let query = q.pointer + i * 3 * h + head * 3 * d
-                    let visible = firstPosition + i + 1
-                    for j in 0..<visible {
-                        score[j] = Self.dot(query, keyBase + j * d, d) * scale
-                    }
-                    VectorOps.softmax(score, count: visible)
-                    let o = out.pointer + i * h + head * d
-                    o.update(repeating: 0, count: d)
-                    for j in 0..<visible {
-                        let p = score[j], value = valueBase + j * d
-                        for c in 0..<d { o[c] += p * value[c] }
-                    }
-                }
+        let k = SendableRawPointer(UnsafeRawPointer(keys[layer])), v = SendableRawPointer(UnsafeRawPointer(values[layer]))
+        neox.parallelism.forEach(heads) { head in
+            let keyBase = k.pointer + head * cap * d * element, valueBase = v.pointer + head * cap * d * element
+            let score = s.pointer + head * cap
+            for i in 0..<n {
+                let query = q.pointer + i * 3 * h + head * 3 * d
+                let visible = firstPosition + i + 1
+                kc_attention_scores(query, keyBase, half, d, visible, scale, score)
+                VectorOps.softmax(score, count: visible)
+                kc_attention_values(score, valueBase, half, d, visible, out.pointer + i * h + head * d)
             }
         }
-    }
-
-    @inline(__always)
-    private static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
-        var acc = SIMD8<Float>()
-        var c = 0
-        let ar = UnsafeRawPointer(a), br = UnsafeRawPointer(b)
-        while c + 8 <= n {
-            acc.addProduct(ar.loadUnaligned(fromByteOffset: c * 4, as: SIMD8<Float>.self),
-                           br.loadUnaligned(fromByteOffset: c * 4, as: SIMD8<Float>.self))
-            c += 8
-        }
-        var total = acc.sum()
-        while c < n {
-            total += a[c] * b[c]
-            c += 1
-        }
-        return total
     }
 }

@@ -44,11 +44,21 @@ struct GPTNeoXWeights: Sendable {
     let embedOut: WeightMatrix
     /// True when the checkpoint has no `embed_out.weight` and the input embedding is reused.
     let embedOutIsTied: Bool
-    /// Elements per stored dtype (tied matrices counted once).
+    /// Elements per stored dtype (tied matrices counted once); matrices from a saved quantized
+    /// model are counted in `prequantizedElements`.
     let elementsByType: [DType: Int]
+    let prequantizedElements: Int
+    /// Bytes of weights as stored in the checkpoint.
     let byteCount: Int
+    /// Elements per in-memory format (tied matrices counted once; quantized output embeddings
+    /// of tied models count separately).
+    let elementsByFormat: [WeightFormat: Int]
+    /// Bytes of weights in memory.
+    let memoryBytes: Int
+    /// What a saved quantized model of these weights holds.
+    let saved: SavedWeights
 
-    var parameterCount: Int { elementsByType.values.reduce(0, +) }
+    var parameterCount: Int { elementsByType.values.reduce(0, +) + prequantizedElements }
 
     /// Causal-mask and rotary buffers that transformers < 4.3x saved with every layer; they are
     /// recomputed, never read (transformers ignores them the same way).
@@ -56,12 +66,19 @@ struct GPTNeoXWeights: Sendable {
         name.hasSuffix(".attention.bias") || name.hasSuffix(".attention.masked_bias") || name.hasSuffix(".rotary_emb.inv_freq")
     }
 
-    static func load(from tensors: TensorCollection, config: GPTNeoXConfig, location: String) throws(ModelError) -> GPTNeoXWeights {
-        var taker = TensorTaker(tensors: tensors, location: location)
+    /// Takes every weight from `tensors` (and quantized matrices from `prequantized`). With a
+    /// `format`, the linear layers and the output embedding are converted to it; the input
+    /// embedding is converted only to float formats (it is only ever read a row at a time).
+    static func load(
+        from tensors: TensorCollection, config: GPTNeoXConfig, location: String, format: WeightFormat? = nil,
+        prequantized: [String: QuantizedMatrix] = [:], parallelism: Parallelism = .serial
+    ) throws(ModelError) -> GPTNeoXWeights {
+        var taker = TensorTaker(tensors: tensors, location: location, format: format, prequantized: prequantized,
+                                parallelism: parallelism)
         let h = config.hiddenSize, i = config.intermediateSize, v = config.vocabSize
         let bias = config.hasAttentionBias
 
-        let embedIn = try taker.matrix("gpt_neox.embed_in.weight", [v, h])
+        let embedIn = try taker.matrix("gpt_neox.embed_in.weight", [v, h], convert: format?.isQuantized == false)
         var layers: [GPTNeoXLayerWeights] = []
         for n in 0..<config.numHiddenLayers {
             let p = "gpt_neox.layers.\(n)."
@@ -77,15 +94,16 @@ struct GPTNeoXWeights: Sendable {
 
         // Like transformers: a stored output embedding wins even when the config says "tied";
         // without one, a tied model reuses embed_in. transformers 5 names it lm_head in memory,
-        // so a state dict saved from it may use that name.
+        // so a state dict saved from it may use that name. (A saved quantized model stores the
+        // quantized output embedding of a tied model as embed_out.weight.)
         let embedOut: WeightMatrix
         var tied = false
-        if tensors["embed_out.weight"] != nil {
+        if taker.has("embed_out.weight") {
             embedOut = try taker.matrix("embed_out.weight", [v, h])
-        } else if tensors["lm_head.weight"] != nil {
+        } else if taker.has("lm_head.weight") {
             embedOut = try taker.matrix("lm_head.weight", [v, h])
         } else if config.tiedEmbeddings {
-            embedOut = embedIn
+            embedOut = try taker.convert(embedIn, savingAs: "embed_out.weight")
             tied = true
         } else {
             throw .missingTensor(file: location, name: "embed_out.weight")
@@ -93,24 +111,42 @@ struct GPTNeoXWeights: Sendable {
         try taker.finish()
         return GPTNeoXWeights(
             embedIn: embedIn, layers: layers, finalLayerNorm: finalLayerNorm, embedOut: embedOut,
-            embedOutIsTied: tied, elementsByType: taker.elementsByType, byteCount: taker.byteCount)
+            embedOutIsTied: tied, elementsByType: taker.elementsByType, prequantizedElements: taker.prequantizedElements,
+            byteCount: taker.byteCount,
+            elementsByFormat: taker.elementsByFormat, memoryBytes: taker.memoryBytes, saved: taker.saved)
     }
+
+    /// The tensors to write for a saved quantized model.
+    func savedForm() -> SavedWeights { saved }
 }
 
-/// Takes tensors out of a collection, checking names, shapes and dtypes, and remembers what
-/// was not taken.
+/// Takes tensors out of a collection, checking names, shapes and dtypes, converting matrices to
+/// the requested format, and remembers what was not taken.
 private struct TensorTaker {
     let tensors: TensorCollection
     let location: String
+    let format: WeightFormat?
+    let prequantized: [String: QuantizedMatrix]
+    let parallelism: Parallelism
     var remaining: Set<String>
     var elementsByType: [DType: Int] = [:]
     var byteCount = 0
+    var elementsByFormat: [WeightFormat: Int] = [:]
+    var memoryBytes = 0
+    var prequantizedElements = 0
+    var saved = SavedWeights()
 
-    init(tensors: TensorCollection, location: String) {
+    init(tensors: TensorCollection, location: String, format: WeightFormat?, prequantized: [String: QuantizedMatrix],
+         parallelism: Parallelism) {
         self.tensors = tensors
         self.location = location
+        self.format = format
+        self.prequantized = prequantized
+        self.parallelism = parallelism
         self.remaining = Set(tensors.names.filter { !GPTNeoXWeights.isSkippedBuffer($0) })
     }
+
+    func has(_ name: String) -> Bool { tensors[name] != nil || prequantized[name] != nil }
 
     mutating func take(_ name: String, _ shape: [Int]) throws(ModelError) -> RawTensor {
         guard let tensor = tensors[name] else { throw .missingTensor(file: location, name: name) }
@@ -125,18 +161,65 @@ private struct TensorTaker {
         return tensor
     }
 
-    mutating func matrix(_ name: String, _ shape: [Int]) throws(ModelError) -> WeightMatrix {
+    /// A matrix as stored, or converted to `format` when `convert` (the default) is set.
+    mutating func matrix(_ name: String, _ shape: [Int], convert: Bool = true) throws(ModelError) -> WeightMatrix {
+        if let quantized = prequantized[name] {
+            guard [quantized.rows, quantized.columns] == shape else {
+                throw .shapeMismatch(file: location, name: name, expected: shape, actual: [quantized.rows, quantized.columns])
+            }
+            saved.matrices.append((name, quantized))
+            prequantizedElements += quantized.rows * quantized.columns
+            account(WeightMatrix(quantized), stored: quantized.format)
+            return WeightMatrix(quantized)
+        }
         let tensor = try take(name, shape)
+        let stored: WeightMatrix
         do {
-            return try WeightMatrix(tensor)
+            stored = try WeightMatrix(tensor)
         } catch {
             throw .unsupportedTensorType(file: tensors.sources[name] ?? location, name: name, dtype: tensor.dtype)
         }
+        if convert, format != nil {
+            return try self.convert(stored, savingAs: name)
+        }
+        saved.plain.append((name, tensor))
+        account(stored, stored: stored.format)
+        return stored
+    }
+
+    /// `matrix` in the requested format. A source that was quantized from a file mapping gives
+    /// its pages back, so loading costs the quantized size in memory, not both.
+    mutating func convert(_ matrix: WeightMatrix, savingAs name: String) throws(ModelError) -> WeightMatrix {
+        guard let format, format != matrix.format else {
+            account(matrix, stored: matrix.format)
+            return matrix
+        }
+        let converted: WeightMatrix
+        do {
+            converted = try matrix.converted(to: format, parallelism: parallelism)
+        } catch {
+            throw .unsupportedFeature(file: location, feature: "converting '\(name)' to \(format): \(error)")
+        }
+        if let quantized = converted.quantizedMatrix {
+            saved.matrices.append((name, quantized))
+            matrix.denseTensor?.releasePages()
+        }
+        account(converted, stored: converted.format)
+        return converted
+    }
+
+    mutating func account(_ matrix: WeightMatrix, stored: WeightFormat) {
+        elementsByFormat[stored, default: 0] += matrix.rows * matrix.columns
+        memoryBytes += matrix.byteCount
     }
 
     mutating func vector(_ name: String, _ count: Int) throws(ModelError) -> [Float] {
+        let tensor = try take(name, [count])
+        saved.plain.append((name, tensor))
+        elementsByFormat[WeightFormat(tensor.dtype) ?? .float32, default: 0] += count
+        memoryBytes += count * 4
         // Non-nil: take() only returns floating tensors.
-        try take(name, [count]).floats() ?? []
+        return tensor.floats() ?? []
     }
 
     mutating func layerNorm(_ prefix: String, _ size: Int) throws(ModelError) -> LayerNormWeights {

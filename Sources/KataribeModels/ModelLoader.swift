@@ -8,10 +8,25 @@ public struct LoadOptions: Sendable {
     public var parallelism: Parallelism
     /// Tokens per forward chunk when a prompt is processed as a batch.
     public var batchCapacity: Int
+    /// The format the linear layers run in: nil keeps the checkpoint's dtype (no copy, the
+    /// weights stay in the memory-mapped file); a float format converts, `q8`/`q4` quantize.
+    public var weightFormat: WeightFormat?
+    /// Element type of the KV cache; nil means float32 for float weights (bit-for-bit the
+    /// reference path) and float16 for quantized weights (half the bytes read per token at long
+    /// contexts).
+    public var kvCacheFormat: KVCacheFormat?
+    /// Where quantized weights are saved and found again; nil quantizes at every load.
+    public var quantizedCache: QuantizedCache?
 
-    public init(parallelism: Parallelism = .automatic, batchCapacity: Int = 64) {
+    public init(
+        parallelism: Parallelism = .automatic, batchCapacity: Int = 128, weightFormat: WeightFormat? = nil,
+        kvCacheFormat: KVCacheFormat? = nil, quantizedCache: QuantizedCache? = nil
+    ) {
         self.parallelism = parallelism
         self.batchCapacity = batchCapacity
+        self.weightFormat = weightFormat
+        self.kvCacheFormat = kvCacheFormat
+        self.quantizedCache = quantizedCache
     }
 }
 
@@ -56,7 +71,9 @@ public enum ModelLoader {
                         directory: directory)
     }
 
-    /// Reads `config.json`, then the weights, and checks that they match.
+    /// Reads `config.json`, then the weights, and checks that they match. With a quantized
+    /// `weightFormat` and a `quantizedCache`, a saved quantized model made from the same
+    /// checkpoint is mapped instead of quantizing again, and a missing or stale one is written.
     public static func loadGPTNeoX(directory: URL, options: LoadOptions = LoadOptions()) throws(ModelError) -> GPTNeoXModel {
         let config = try readConfig(directory: directory)
         let tensors: TensorCollection
@@ -66,9 +83,41 @@ public enum ModelLoader {
             throw .checkpoint(error)
         }
         let location = checkpointLocation(directory: directory, tensors: tensors)
-        let weights = try GPTNeoXWeights.load(from: tensors, config: config, location: location)
-        return GPTNeoXModel(configuration: config, weights: weights, parallelism: options.parallelism,
-                            batchCapacity: options.batchCapacity, files: tensors.files, format: tensors.format)
+        let format = options.weightFormat
+        let kvCache = options.kvCacheFormat ?? (format?.isQuantized == true ? .float16 : .float32)
+        func model(_ weights: GPTNeoXWeights, source: WeightSource, files: [URL], containerFormat: String) -> GPTNeoXModel {
+            GPTNeoXModel(configuration: config, weights: weights, parallelism: options.parallelism,
+                         batchCapacity: options.batchCapacity, kvCacheFormat: kvCache, weightSource: source,
+                         files: files, format: containerFormat)
+        }
+
+        guard let format, format.isQuantized, let cache = options.quantizedCache else {
+            let weights = try GPTNeoXWeights.load(from: tensors, config: config, location: location,
+                                                  format: format, parallelism: options.parallelism)
+            return model(weights, source: format?.isQuantized == true ? .quantizedAtLoad : .checkpoint,
+                         files: tensors.files, containerFormat: tensors.format)
+        }
+        let fingerprint = QuantizedCache.fingerprint(directory: directory, files: tensors.files)
+        let url = cache.url(forModel: directory, format: format)
+        if FileManager.default.fileExists(atPath: url.path) {
+            let saved: QuantizedCheckpoint
+            do { saved = try QuantizedCheckpoint.read(url: url) } catch { throw .checkpoint(error) }
+            if saved.source == fingerprint && saved.weightFormat == format {
+                let weights = try GPTNeoXWeights.load(from: saved.tensors, config: config, location: url.path, format: format,
+                                                      prequantized: saved.matrices, parallelism: options.parallelism)
+                return model(weights, source: .quantizedCache(url), files: tensors.files, containerFormat: tensors.format)
+            }
+        }
+        let weights = try GPTNeoXWeights.load(from: tensors, config: config, location: location,
+                                              format: format, parallelism: options.parallelism)
+        var source = WeightSource.quantizedAtLoad
+        do {
+            try cache.save(weights.savedForm(), to: url, format: format, fingerprint: fingerprint)
+            source = .quantizedAndSaved(url)
+        } catch {
+            source = .quantizedSaveFailed(error.description)
+        }
+        return model(weights, source: source, files: tensors.files, containerFormat: tensors.format)
     }
 
     /// `config.json` of a GPT-NeoX model, decoded and validated.

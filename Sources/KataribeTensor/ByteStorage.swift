@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// An immutable run of bytes that tensors point into: either a slice of a memory-mapped file (kept
 /// alive by `owner`) or memory this object allocated and frees.
@@ -9,13 +12,33 @@ public final class ByteStorage: @unchecked Sendable {
     public let count: Int
     private let owner: AnyObject?
     private let allocated: UnsafeMutableRawPointer?
+    /// True for a read-only file mapping, whose pages can be dropped and read again from the file.
+    public let isFileMapping: Bool
 
     /// Borrows `count` bytes at `base`; `owner` keeps them valid for this storage's lifetime.
-    public init(borrowing base: UnsafeRawPointer, count: Int, owner: AnyObject) {
+    /// `isFileMapping` marks a read-only mapping of a file (see `releasePages`).
+    public init(borrowing base: UnsafeRawPointer, count: Int, owner: AnyObject, isFileMapping: Bool = false) {
         self.base = base
         self.count = count
         self.owner = owner
         self.allocated = nil
+        self.isFileMapping = isFileMapping
+    }
+
+    /// Hands the pages under `range` (bytes from `base`) back to the OS when they come from a
+    /// file mapping: after a tensor was converted (e.g. quantized), its source no longer needs
+    /// to count towards the process's memory. Reading them again reloads them from the file.
+    /// Does nothing for memory this process allocated.
+    public func releasePages(_ range: Range<Int>) {
+        #if os(Linux)
+        guard isFileMapping, range.lowerBound >= 0, range.upperBound <= count else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (Int(bitPattern: base) + range.lowerBound + page - 1) / page * page
+        let end = (Int(bitPattern: base) + range.upperBound) / page * page
+        if end > start, let pointer = UnsafeMutableRawPointer(bitPattern: start) {
+            _ = madvise(pointer, end - start, 4 /* MADV_DONTNEED */)
+        }
+        #endif
     }
 
     /// Copies `bytes` into fresh 64-byte aligned memory.
@@ -28,6 +51,7 @@ public final class ByteStorage: @unchecked Sendable {
         self.count = bytes.count
         self.owner = nil
         self.allocated = memory
+        self.isFileMapping = false
     }
 
     /// Allocates `count` bytes and lets `fill` write them once.
@@ -38,6 +62,7 @@ public final class ByteStorage: @unchecked Sendable {
         self.count = count
         self.owner = nil
         self.allocated = memory
+        self.isFileMapping = false
     }
 
     deinit {

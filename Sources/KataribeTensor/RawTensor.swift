@@ -28,6 +28,12 @@ public struct RawTensor: Sendable {
         return RawTensor(dtype: dtype, shape: shape, storage: ByteStorage(copying: bytes), byteOffset: 0)
     }
 
+    /// Drops this tensor's pages from the process when it lives in a file mapping (after it has
+    /// been converted and will not be read again soon); see `ByteStorage.releasePages`.
+    public func releasePages() {
+        storage.releasePages(byteOffset..<(byteOffset + byteCount))
+    }
+
     /// Every element widened to `Float` (floating dtypes only; others return nil).
     public func floats() -> [Float]? {
         guard dtype.isWeightType else { return nil }

@@ -1,4 +1,5 @@
 import Foundation
+import KataribeCKernels
 
 /// Element-wise and row-wise operations on `Float` activations. Accumulation is always `Float`
 /// (like torch on CPU for float32 tensors).
@@ -27,8 +28,19 @@ public enum VectorOps {
         }
         variance /= Float(count)
         let rstd = 1 / (variance + epsilon).squareRoot()
-        for i in 0..<count {
-            out[i] = (x[i] - mean) * rstd * weight[i] + bias[i]
+        let r8 = SIMD8<Float>(repeating: rstd)
+        let wr = UnsafeRawPointer(weight), br = UnsafeRawPointer(bias), outRaw = UnsafeMutableRawPointer(out)
+        k = 0
+        while k + 8 <= count {
+            let d = xr.loadUnaligned(fromByteOffset: k * 4, as: SIMD8<Float>.self) - m8
+            let w = wr.loadUnaligned(fromByteOffset: k * 4, as: SIMD8<Float>.self)
+            let b = br.loadUnaligned(fromByteOffset: k * 4, as: SIMD8<Float>.self)
+            outRaw.storeBytes(of: d * r8 * w + b, toByteOffset: k * 4, as: SIMD8<Float>.self)
+            k += 8
+        }
+        while k < count {
+            out[k] = (x[k] - mean) * rstd * weight[k] + bias[k]
+            k += 1
         }
     }
 
@@ -53,19 +65,10 @@ public enum VectorOps {
         for i in 0..<count { y[i] += x[i] }
     }
 
-    /// Numerically stable softmax over `count` values, in place.
+    /// Numerically stable softmax over `count` values, in place (vectorised exp, within 1e-7
+    /// relative of `expf`).
     public static func softmax(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        guard count > 0 else { return }
-        var maximum = -Float.infinity
-        for i in 0..<count where x[i] > maximum { maximum = x[i] }
-        var total: Float = 0
-        for i in 0..<count {
-            let e = expf(x[i] - maximum)
-            x[i] = e
-            total += e
-        }
-        let scale = 1 / total
-        for i in 0..<count { x[i] *= scale }
+        kc_softmax(x, count)
     }
 
     /// `log_softmax(x)[index]`, accumulated in Double so long vocabularies lose nothing.
@@ -105,25 +108,22 @@ public enum Activation: String, Sendable, CaseIterable {
         }
     }
 
+    /// Applies the activation in place, vectorised: erf is a rational approximation within 4e-7
+    /// of libm's, tanh goes through a vectorised exp (tools/kernels/fit_coefficients.py).
     public func apply(_ x: UnsafeMutablePointer<Float>, count: Int) {
         switch self {
-        case .gelu:
-            let invSqrt2 = Float(1 / 2.0.squareRoot())
-            for i in 0..<count {
-                let v = x[i]
-                x[i] = 0.5 * v * (1 + erff(v * invSqrt2))
-            }
-        case .geluTanh:
-            let c = Float((2 / Double.pi).squareRoot())
-            for i in 0..<count {
-                let v = x[i]
-                x[i] = 0.5 * v * (1 + tanhf(c * (v + 0.044715 * v * v * v)))
-            }
-        case .geluFast:
-            for i in 0..<count {
-                let v = x[i]
-                x[i] = 0.5 * v * (1 + tanhf(v * 0.7978845608 * (1 + 0.044715 * v * v)))
-            }
+        case .gelu: kc_gelu_erf(x, count)
+        // "gelu_fast" is the same function as the tanh form, only spelled differently.
+        case .geluTanh, .geluFast: kc_gelu_tanh(x, count)
+        }
+    }
+
+    /// The scalar definition with libm (tests compare the vectorised kernels against it).
+    public func reference(_ v: Float) -> Float {
+        switch self {
+        case .gelu: 0.5 * v * (1 + erff(v * Float(1 / 2.0.squareRoot())))
+        case .geluTanh: 0.5 * v * (1 + tanhf(Float((2 / Double.pi).squareRoot()) * (v + 0.044715 * v * v * v)))
+        case .geluFast: 0.5 * v * (1 + tanhf(v * 0.7978845608 * (1 + 0.044715 * v * v)))
         }
     }
 }

@@ -1,41 +1,97 @@
+import KataribeCKernels
+
 /// Errors from building tensors out of checkpoint data.
 public enum TensorError: Error, CustomStringConvertible, Equatable {
     case notAMatrix(shape: [Int])
     case unsupportedWeightType(DType)
+    case notQuantized(WeightFormat)
+    case badQuantizedPart(part: String, expected: String, actual: String)
 
     public var description: String {
         switch self {
         case .notAMatrix(let shape): "expected a 2-D weight matrix, got shape \(shape)"
         case .unsupportedWeightType(let dtype): "weights stored as \(dtype) are not supported (float32, float16, bfloat16 are)"
+        case .notQuantized(let format): "\(format) is not a quantized format (q8, q4 are)"
+        case .badQuantizedPart(let part, let expected, let actual): "quantized \(part) should be \(expected), got \(actual)"
         }
     }
 }
 
 /// A linear layer's weight, `[rows = out features, columns = in features]` like torch's
-/// `nn.Linear.weight`, kept in its stored dtype (usually straight from the mmapped checkpoint).
+/// `nn.Linear.weight`: either dense in a float dtype (usually straight from the mmapped
+/// checkpoint) or block-quantized (`QuantizedMatrix`).
 ///
 /// The model only calls `gemv`/`gemm`/`row`; the storage format and the kernels behind them are
-/// this type's business, so quantized formats and faster kernels can be added here alone.
+/// this type's business.
 public struct WeightMatrix: Sendable {
     public let rows: Int
     public let columns: Int
-    public let dtype: DType
-    public let tensor: RawTensor
+    public let format: WeightFormat
+    let storage: Storage
+
+    enum Storage: Sendable {
+        case dense(RawTensor)
+        case quantized(QuantizedMatrix)
+    }
 
     public init(_ tensor: RawTensor) throws(TensorError) {
         guard tensor.shape.count == 2 else { throw .notAMatrix(shape: tensor.shape) }
-        guard tensor.dtype.isWeightType else { throw .unsupportedWeightType(tensor.dtype) }
-        self.tensor = tensor.aligned()
+        guard let format = WeightFormat(tensor.dtype) else { throw .unsupportedWeightType(tensor.dtype) }
+        self.storage = .dense(tensor.aligned())
         self.rows = tensor.shape[0]
         self.columns = tensor.shape[1]
-        self.dtype = tensor.dtype
+        self.format = format
     }
 
-    public var byteCount: Int { tensor.byteCount }
+    public init(_ matrix: QuantizedMatrix) {
+        self.storage = .quantized(matrix)
+        self.rows = matrix.rows
+        self.columns = matrix.columns
+        self.format = matrix.format
+    }
+
+    public var byteCount: Int {
+        switch storage {
+        case .dense(let tensor): tensor.byteCount
+        case .quantized(let matrix): matrix.byteCount
+        }
+    }
+
+    /// The stored tensor of a dense matrix.
+    public var denseTensor: RawTensor? {
+        if case .dense(let tensor) = storage { return tensor }
+        return nil
+    }
+
+    /// The parts of a quantized matrix.
+    public var quantizedMatrix: QuantizedMatrix? {
+        if case .quantized(let matrix) = storage { return matrix }
+        return nil
+    }
+
+    /// This matrix in another format: quantized (q8, q4) or converted to another float type
+    /// (rounding to nearest even). Returns `self` when the format already matches.
+    public func converted(to target: WeightFormat, parallelism: Parallelism) throws(TensorError) -> WeightMatrix {
+        if target == format { return self }
+        guard case .dense(let tensor) = storage else {
+            // Re-quantizing a quantized matrix would compound the error; nothing asks for it.
+            throw .notQuantized(target)
+        }
+        if target.isQuantized {
+            return WeightMatrix(try QuantizedMatrix.quantize(tensor, to: target, parallelism: parallelism))
+        }
+        guard let dtype = target.denseType else { throw .notQuantized(target) }
+        return try WeightMatrix(DenseConversion.convert(tensor, to: dtype, parallelism: parallelism))
+    }
 
     /// Writes row `index` (e.g. one embedding vector) widened to `Float` into `out[0..<columns]`.
     public func row(_ index: Int, into out: UnsafeMutablePointer<Float>) {
-        convertToFloat(tensor.baseAddress + index * columns * dtype.size, dtype: dtype, count: columns, into: out)
+        switch storage {
+        case .dense(let tensor):
+            convertToFloat(tensor.baseAddress + index * columns * tensor.dtype.size, dtype: tensor.dtype, count: columns, into: out)
+        case .quantized(let matrix):
+            matrix.row(index, into: out)
+        }
     }
 
     /// `y[rows] = W · x[columns] (+ bias)`: one token's activations through the layer.
@@ -51,35 +107,31 @@ public struct WeightMatrix: Sendable {
         _ x: UnsafePointer<Float>, count n: Int, into y: UnsafeMutablePointer<Float>,
         bias: UnsafePointer<Float>? = nil, parallelism: Parallelism
     ) {
-        switch dtype {
-        case .float32: run(Float32Element.self, x, n, y, bias, parallelism)
-        case .float16: run(Float16Element.self, x, n, y, bias, parallelism)
-        case .bfloat16: run(BFloat16Element.self, x, n, y, bias, parallelism)
-        default: break  // unreachable: init accepts weight dtypes only
+        guard n > 0 else { return }
+        if n == 1 {
+            switch storage {
+            case .dense(let tensor): MatrixProducts.denseGEMV(tensor, x, y, bias, parallelism)
+            case .quantized(let matrix): MatrixProducts.quantizedGEMV(matrix, x, y, bias, parallelism)
+            }
+        } else {
+            MatrixProducts.gemm(kernelWeights, rows: rows, x, n, y, bias, parallelism)
         }
     }
 
-    private func run<E: WeightElement>(
-        _ element: E.Type, _ x: UnsafePointer<Float>, _ n: Int, _ y: UnsafeMutablePointer<Float>,
-        _ bias: UnsafePointer<Float>?, _ parallelism: Parallelism
-    ) {
-        let w = SendableRawPointer(tensor.baseAddress)
-        let xs = SendableRawPointer(UnsafeRawPointer(x))
-        let ys = SendablePointer(y)
-        let b = bias.map { SendableRawPointer(UnsafeRawPointer($0)) }
-        let rows = rows, columns = columns, rowBytes = columns * dtype.size
-        // Small layers are not worth waking other threads for.
-        let minimumRows = max(4, 32_768 / max(1, columns * n))
-        parallelism.forEachChunk(of: rows, minimumChunk: minimumRows) { range in
-            let x = xs.pointer.assumingMemoryBound(to: Float.self)
-            let bias = b?.pointer.assumingMemoryBound(to: Float.self)
-            if n == 1 {
-                MatrixKernels.gemvRows(E.self, w.pointer, rowBytes: rowBytes, columns: columns,
-                                       rows: range, x: x, y: ys.pointer, bias: bias)
-            } else {
-                MatrixKernels.gemmRows(E.self, w.pointer, rowBytes: rowBytes, columns: columns, rows: range,
-                                       x: x, count: n, y: ys.pointer, ldy: rows, bias: bias)
+    /// The C description the GEMM widens rows from.
+    var kernelWeights: kc_weights {
+        switch storage {
+        case .dense(let tensor):
+            let dtype: Int32 = switch tensor.dtype {
+            case .float16: Int32(KC_W_F16)
+            case .bfloat16: Int32(KC_W_BF16)
+            default: Int32(KC_W_F32)
             }
+            return kc_weights(dtype: dtype, data: tensor.baseAddress, cols: columns, row_bytes: columns * tensor.dtype.size,
+                              quantized: kc_qmatrix())
+        case .quantized(let matrix):
+            return kc_weights(dtype: Int32(matrix.format == .q8 ? KC_W_Q8 : KC_W_Q4), data: nil, cols: columns, row_bytes: 0,
+                              quantized: matrix.kernelMatrix)
         }
     }
 }

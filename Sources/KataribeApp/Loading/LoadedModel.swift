@@ -19,19 +19,31 @@ public struct ModelLoadOptions: Sendable {
     public var revision: String?
     /// Overrides `HF_HUB_OFFLINE` when not nil.
     public var offline: Bool?
+    /// The format the linear layers run in (see `LoadOptions.weightFormat`); nil keeps the checkpoint's.
+    public var weightFormat: WeightFormat?
+    /// KV cache element type; nil picks float32 for float weights and float16 for quantized ones.
+    public var kvCacheFormat: KVCacheFormat?
+    /// Where quantized weights are saved and found again; nil quantizes at every load.
+    public var quantizedCache: QuantizedCache?
 
-    public init(threads: Int? = nil, batchCapacity: Int = 64, preset: String? = nil,
-                presetOverrides: ModelPresetOverrides? = nil, revision: String? = nil, offline: Bool? = nil) {
+    public init(threads: Int? = nil, batchCapacity: Int = 128, preset: String? = nil,
+                presetOverrides: ModelPresetOverrides? = nil, revision: String? = nil, offline: Bool? = nil,
+                weightFormat: WeightFormat? = nil, kvCacheFormat: KVCacheFormat? = nil,
+                quantizedCache: QuantizedCache? = nil) {
         self.threads = threads
         self.batchCapacity = batchCapacity
         self.preset = preset
         self.presetOverrides = presetOverrides
         self.revision = revision
         self.offline = offline
+        self.weightFormat = weightFormat
+        self.kvCacheFormat = kvCacheFormat
+        self.quantizedCache = quantizedCache
     }
 
     var modelOptions: LoadOptions {
-        LoadOptions(parallelism: threads.map { Parallelism(threadCount: $0) } ?? .automatic, batchCapacity: batchCapacity)
+        LoadOptions(parallelism: threads.map { Parallelism(threadCount: $0) } ?? .automatic, batchCapacity: batchCapacity,
+                    weightFormat: weightFormat, kvCacheFormat: kvCacheFormat, quantizedCache: quantizedCache)
     }
 }
 

@@ -1,0 +1,25 @@
+#include "internal.h"
+
+// Per thread, so a test forcing the portable kernels does not change what other threads run.
+static _Thread_local int forced = -1;
+static int detected = -1;
+
+int kc_isa_detected(void) {
+    if (detected < 0) {
+#if KC_X86 && (defined(__GNUC__) || defined(__clang__))
+        __builtin_cpu_init();
+        detected = (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+            ? KC_ISA_AVX2 : KC_ISA_GENERIC;
+#else
+        detected = KC_ISA_GENERIC;
+#endif
+    }
+    return detected;
+}
+
+int kc_isa(void) {
+    int best = kc_isa_detected();
+    return forced >= 0 && forced < best ? forced : best;
+}
+
+void kc_force_isa(int isa) { forced = isa; }

@@ -1,0 +1,115 @@
+// y = W·x for one token with float32, float16 or bfloat16 weights. Decoding is bound by how fast
+// the weights stream from memory, so each pass reads four rows at once (four independent
+// streams keep the prefetchers busy) and every load of x serves all four.
+#include "internal.h"
+
+typedef float (*load1_fn)(const void *row, long k);
+
+static float load_f32(const void *row, long k) { return ((const float *)row)[k]; }
+static float load_f16(const void *row, long k) { return kc_half_to_float(((const uint16_t *)row)[k]); }
+static float load_bf16(const void *row, long k) { return kc_bf16_to_float(((const uint16_t *)row)[k]); }
+
+static void gemv_generic(const void *w, long row_bytes, long cols, long r0, long r1, const float *x, float *y,
+                         const float *bias, load1_fn load) {
+    for (long r = r0; r < r1; r++) {
+        const char *row = (const char *)w + r * row_bytes;
+        float sum = 0;
+        for (long k = 0; k < cols; k++) sum += load(row, k) * x[k];
+        y[r] = sum + (bias ? bias[r] : 0);
+    }
+}
+
+#if KC_X86
+KC_AVX2 static inline float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+// One macro body per dtype: LOAD8(p, k) widens 8 weights at column k of row pointer p.
+#define KC_GEMV_BODY(T, LOAD8, LOAD1)                                                            \
+    long r = r0;                                                                                 \
+    for (; r + 4 <= r1; r += 4) {                                                                \
+        const T *w0 = w + r * cols, *w1 = w0 + cols, *w2 = w1 + cols, *w3 = w2 + cols;           \
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                              \
+        __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0;                                               \
+        long k = 0;                                                                              \
+        for (; k + 16 <= cols; k += 16) {                                                        \
+            __m256 x0 = _mm256_loadu_ps(x + k), x1 = _mm256_loadu_ps(x + k + 8);                 \
+            a0 = _mm256_fmadd_ps(LOAD8(w0, k), x0, a0);                                          \
+            a1 = _mm256_fmadd_ps(LOAD8(w1, k), x0, a1);                                          \
+            a2 = _mm256_fmadd_ps(LOAD8(w2, k), x0, a2);                                          \
+            a3 = _mm256_fmadd_ps(LOAD8(w3, k), x0, a3);                                          \
+            b0 = _mm256_fmadd_ps(LOAD8(w0, k + 8), x1, b0);                                      \
+            b1 = _mm256_fmadd_ps(LOAD8(w1, k + 8), x1, b1);                                      \
+            b2 = _mm256_fmadd_ps(LOAD8(w2, k + 8), x1, b2);                                      \
+            b3 = _mm256_fmadd_ps(LOAD8(w3, k + 8), x1, b3);                                      \
+        }                                                                                        \
+        for (; k + 8 <= cols; k += 8) {                                                          \
+            __m256 x0 = _mm256_loadu_ps(x + k);                                                  \
+            a0 = _mm256_fmadd_ps(LOAD8(w0, k), x0, a0);                                          \
+            a1 = _mm256_fmadd_ps(LOAD8(w1, k), x0, a1);                                          \
+            a2 = _mm256_fmadd_ps(LOAD8(w2, k), x0, a2);                                          \
+            a3 = _mm256_fmadd_ps(LOAD8(w3, k), x0, a3);                                          \
+        }                                                                                        \
+        float s0 = hsum(_mm256_add_ps(a0, b0)), s1 = hsum(_mm256_add_ps(a1, b1));                \
+        float s2 = hsum(_mm256_add_ps(a2, b2)), s3 = hsum(_mm256_add_ps(a3, b3));                \
+        for (; k < cols; k++) {                                                                  \
+            s0 += LOAD1(w0[k]) * x[k];                                                           \
+            s1 += LOAD1(w1[k]) * x[k];                                                           \
+            s2 += LOAD1(w2[k]) * x[k];                                                           \
+            s3 += LOAD1(w3[k]) * x[k];                                                           \
+        }                                                                                        \
+        if (bias) { s0 += bias[r]; s1 += bias[r + 1]; s2 += bias[r + 2]; s3 += bias[r + 3]; }   \
+        y[r] = s0; y[r + 1] = s1; y[r + 2] = s2; y[r + 3] = s3;                                  \
+    }                                                                                            \
+    for (; r < r1; r++) {                                                                        \
+        const T *w0 = w + r * cols;                                                              \
+        __m256 a0 = _mm256_setzero_ps();                                                         \
+        long k = 0;                                                                              \
+        for (; k + 8 <= cols; k += 8) a0 = _mm256_fmadd_ps(LOAD8(w0, k), _mm256_loadu_ps(x + k), a0); \
+        float s0 = hsum(a0);                                                                     \
+        for (; k < cols; k++) s0 += LOAD1(w0[k]) * x[k];                                         \
+        y[r] = s0 + (bias ? bias[r] : 0);                                                        \
+    }
+
+#define F32_LOAD8(p, k) _mm256_loadu_ps((p) + (k))
+#define F32_LOAD1(v) (v)
+#define F16_LOAD8(p, k) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((p) + (k))))
+#define F16_LOAD1(v) kc_half_to_float(v)
+#define BF16_LOAD8(p, k) _mm256_castsi256_ps(_mm256_slli_epi32(                                  \
+    _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)((p) + (k)))), 16))
+#define BF16_LOAD1(v) kc_bf16_to_float(v)
+
+KC_AVX2 static void gemv_f32_avx2(const float *w, long cols, long r0, long r1, const float *x, float *y, const float *bias) {
+    KC_GEMV_BODY(float, F32_LOAD8, F32_LOAD1)
+}
+KC_AVX2 static void gemv_f16_avx2(const uint16_t *w, long cols, long r0, long r1, const float *x, float *y, const float *bias) {
+    KC_GEMV_BODY(uint16_t, F16_LOAD8, F16_LOAD1)
+}
+KC_AVX2 static void gemv_bf16_avx2(const uint16_t *w, long cols, long r0, long r1, const float *x, float *y, const float *bias) {
+    KC_GEMV_BODY(uint16_t, BF16_LOAD8, BF16_LOAD1)
+}
+#endif
+
+void kc_gemv_f32(const float *w, long cols, long r0, long r1, const float *x, float *y, const float *bias) {
+#if KC_X86
+    if (kc_isa() >= KC_ISA_AVX2) { gemv_f32_avx2(w, cols, r0, r1, x, y, bias); return; }
+#endif
+    gemv_generic(w, cols * 4, cols, r0, r1, x, y, bias, load_f32);
+}
+
+void kc_gemv_f16(const uint16_t *w, long cols, long r0, long r1, const float *x, float *y, const float *bias) {
+#if KC_X86
+    if (kc_isa() >= KC_ISA_AVX2) { gemv_f16_avx2(w, cols, r0, r1, x, y, bias); return; }
+#endif
+    gemv_generic(w, cols * 2, cols, r0, r1, x, y, bias, load_f16);
+}
+
+void kc_gemv_bf16(const uint16_t *w, long cols, long r0, long r1, const float *x, float *y, const float *bias) {
+#if KC_X86
+    if (kc_isa() >= KC_ISA_AVX2) { gemv_bf16_avx2(w, cols, r0, r1, x, y, bias); return; }
+#endif
+    gemv_generic(w, cols * 2, cols, r0, r1, x, y, bias, load_bf16);
+}

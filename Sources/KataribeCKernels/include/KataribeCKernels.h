@@ -1,0 +1,163 @@
+// The few kernels Swift cannot express well: int8 dot products (vpmaddubsw), a register-blocked
+// GEMM micro-kernel, vectorised exp/erf, and a spin-then-park thread pool.
+//
+// Every kernel has a portable C version and, on x86-64, an AVX2+FMA+F16C version chosen at run
+// time (kc_isa). Tests force the portable path with kc_force_isa(KC_ISA_GENERIC) and compare.
+// Matrices follow torch's nn.Linear: W is [rows = out features][cols = in features], row-major.
+#ifndef KATARIBE_C_KERNELS_H
+#define KATARIBE_C_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// MARK: CPU dispatch
+
+enum { KC_ISA_GENERIC = 0, KC_ISA_AVX2 = 1 };
+
+/// The instruction set the kernels use: KC_ISA_AVX2 when the CPU has AVX2, FMA and F16C.
+int kc_isa(void);
+/// The best instruction set this CPU supports (ignores kc_force_isa).
+int kc_isa_detected(void);
+/// Forces a lower instruction set on the calling thread only (tests); a level above the detected
+/// one is ignored.
+void kc_force_isa(int isa);
+
+// MARK: Thread pool
+
+/// Called once per task index in [0, tasks); `context` is what kc_parallel_for received.
+typedef void (*kc_task_fn)(void *context, long task);
+
+/// Runs fn(context, t) for every t in [0, tasks) on up to `threads` threads (the caller is one of
+/// them) and returns when all are done. Workers persist between calls, spin briefly, then sleep.
+/// Calls made from inside a task, or while another thread owns the pool, run serially.
+void kc_parallel_for(int threads, long tasks, kc_task_fn fn, void *context);
+
+// MARK: Dense GEMV, y[r] = W[r] · x + bias[r] for r in [r0, r1)
+
+void kc_gemv_f32(const float *w, long cols, long r0, long r1, const float *x, float *y, const float *bias);
+void kc_gemv_f16(const uint16_t *w, long cols, long r0, long r1, const float *x, float *y, const float *bias);
+void kc_gemv_bf16(const uint16_t *w, long cols, long r0, long r1, const float *x, float *y, const float *bias);
+
+// MARK: Block quantization
+//
+// Rows are cut into super-blocks of 256 weights (a row is padded with zeros to a multiple of
+// 256), each made of 8 blocks of 32. Every block has a 7-bit integer scale s and every
+// super-block a float32 scale D, so a weight is w = D·s·c for its code c:
+//   Q8: c is an int8 in [-127, 127], s in [0, 127]; codes[padded] per row.
+//   Q4: c = u - 8 for a 4-bit u, s in [-127, 127] (signed, so the extra negative code can go to
+//       either sign); 32 bytes hold two blocks, byte j carries element j of the even block in its
+//       low nibble and of the odd block in its high nibble; codes[padded / 2] per row.
+// Block scales are integers so the int8 dot product can apply them inside vpmaddwd and sum a whole
+// super-block in int32 before a single float multiply-add.
+//
+// Activations for these kernels use the same shape: int8 codes q, a float scale T per 256 values
+// and an integer scale t in [0, 31] per 32, x ≈ T·t·q, plus the int16 sum of codes of each block
+// (for Q4's offset of 8). Per-block scales keep one large activation from coarsening the other
+// 224 of its super-block; products of the two 7- and 5-bit block scales fit vpmaddwd's int16
+// operand and a super-block's sum stays inside int32 (8 · 2 · 127² · 127 · 31 < 2³¹).
+
+enum { KC_BLOCK = 32, KC_SUPER = 256, KC_SUBBLOCKS = 8 };
+
+/// Columns after padding to whole super-blocks.
+static inline long kc_padded_cols(long cols) { return (cols + KC_SUPER - 1) / KC_SUPER * KC_SUPER; }
+
+/// A quantized matrix in memory: per row, codes then scales at fixed strides.
+typedef struct {
+    const void *codes;           // rows × code_bytes(padded)
+    const uint8_t *block_scales; // rows × padded/32 (Q4: int8 bit patterns)
+    const float *super_scales;   // rows × padded/256
+    long cols;                   // logical columns
+    long padded;                 // kc_padded_cols(cols)
+} kc_qmatrix;
+
+/// Code bytes per row: padded for Q8, padded / 2 for Q4.
+static inline long kc_q8_code_bytes(long cols) { return kc_padded_cols(cols); }
+static inline long kc_q4_code_bytes(long cols) { return kc_padded_cols(cols) / 2; }
+
+/// Quantizes one row of `cols` floats (codes, block scales, super-block scales as laid out above).
+/// Q4 chooses each block's scale to minimise the squared error.
+void kc_quantize_row_q8(const float *x, long cols, int8_t *codes, uint8_t *block_scales, float *super_scales);
+void kc_quantize_row_q4(const float *x, long cols, uint8_t *codes, uint8_t *block_scales, float *super_scales);
+/// Widens row r's super-blocks covering [k0, k0 + count) to floats; k0 must be a multiple of
+/// 256 and `out` must have room for count rounded up to 256.
+void kc_dequantize_q8(const kc_qmatrix *m, long r, long k0, long count, float *out);
+void kc_dequantize_q4(const kc_qmatrix *m, long r, long k0, long count, float *out);
+
+/// Activations quantized for the int8 kernels (n values, n a multiple of 256).
+typedef struct {
+    int8_t *codes;          // n
+    float *super_scales;    // n / 256
+    int16_t *block_scales;  // n / 32, each in [0, 31]
+    int16_t *sums;          // n / 32, Σ codes of the block
+} kc_qactivations;
+
+/// Quantizes activations x[n] (n a multiple of 256; pad with zeros).
+void kc_quantize_activations(const float *x, long n, const kc_qactivations *out);
+
+/// y[r] = W[r] · x + bias[r] for r in [r0, r1), x given as quantized activations of m->padded values.
+void kc_gemv_q8(const kc_qmatrix *m, long r0, long r1, const kc_qactivations *x, float *y, const float *bias);
+void kc_gemv_q4(const kc_qmatrix *m, long r0, long r1, const kc_qactivations *x, float *y, const float *bias);
+
+// MARK: GEMM, Y[t][r] = X[t] · W[r] + bias[r] for a batch of tokens
+//
+// X is packed once per call into groups of 8 tokens: xp[group][k][8] (missing tokens are zero).
+// Each task then widens a few weight rows to floats (any dtype) and runs the micro-kernel.
+
+enum { KC_GEMM_TOKENS = 8, KC_GEMM_ROWS = 6, KC_GEMM_KC = 256 };
+
+/// Bytes kc_gemm_pack_x needs for n tokens of `cols` values.
+static inline size_t kc_gemm_packed_x_count(long n, long cols) {
+    return (size_t)((n + KC_GEMM_TOKENS - 1) / KC_GEMM_TOKENS) * (size_t)cols * KC_GEMM_TOKENS;
+}
+void kc_gemm_pack_x(const float *x, long n, long cols, float *xp);
+
+/// Weight dtypes the GEMM widens.
+enum { KC_W_F32 = 0, KC_W_F16 = 1, KC_W_BF16 = 2, KC_W_Q8 = 3, KC_W_Q4 = 4 };
+
+typedef struct {
+    int dtype;              // KC_W_*
+    const void *data;       // dense rows (F32/F16/BF16)
+    long cols;
+    long row_bytes;         // dense: bytes from one row to the next
+    kc_qmatrix quantized;   // Q8/Q4
+} kc_weights;
+
+/// Widens `count` columns from k0 (a multiple of 256) of row r into out (room for 256 values).
+void kc_weights_row(const kc_weights *w, long r, long k0, long count, float *out);
+
+/// Y[t][r] (ldy apart) for t < n and r in [r0, r1), from packed X. `scratch` holds at least
+/// KC_GEMM_ROWS * KC_GEMM_KC + n8 * KC_GEMM_ROWS floats, n8 = n rounded up to 8.
+void kc_gemm_rows(const kc_weights *w, long r0, long r1, const float *xp, long n,
+                  float *y, long ldy, const float *bias, float *scratch);
+
+// MARK: Vector math (float32)
+
+/// Exact-erf GELU, x/2·(1 + erf(x/√2)), in place; |error| of erf below 5e-7.
+void kc_gelu_erf(float *x, long n);
+/// x/2·(1 + tanh(√(2/π)(x + 0.044715x³))), in place.
+void kc_gelu_tanh(float *x, long n);
+/// Softmax of x[n] in place.
+void kc_softmax(float *x, long n);
+/// out[i] = exp(x[i]).
+void kc_exp(const float *x, float *out, long n);
+
+// MARK: Attention over a KV cache
+//
+// Keys and values of one head: [positions][dim], float32 or float16 (kv_f16 != 0).
+
+/// scores[j] = scale · q · k_j for j < count.
+void kc_attention_scores(const float *q, const void *keys, int kv_f16, long dim, long count, float scale, float *scores);
+/// out[dim] = Σ_j p[j] · v_j.
+void kc_attention_values(const float *p, const void *values, int kv_f16, long dim, long count, float *out);
+/// Rounds floats to float16 bits.
+void kc_f32_to_f16(const float *x, uint16_t *out, long n);
+void kc_f16_to_f32(const uint16_t *x, float *out, long n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,74 @@
+// Shared by the kernel files: target attributes, half conversion, and the dispatch helper.
+#ifndef KATARIBE_C_KERNELS_INTERNAL_H
+#define KATARIBE_C_KERNELS_INTERNAL_H
+
+#include "KataribeCKernels.h"
+#include <math.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define KC_X86 1
+#include <immintrin.h>
+// Functions with this attribute may use AVX2/FMA/F16C intrinsics; they run only after kc_isa()
+// said the CPU has them, so the rest of the library stays portable.
+#define KC_AVX2 __attribute__((target("avx2,fma,f16c")))
+#else
+#define KC_X86 0
+#endif
+
+static inline float kc_half_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ff;
+    uint32_t bits;
+    if (exponent == 0) {
+        if (mantissa == 0) {
+            bits = sign;
+        } else {  // subnormal: value = mantissa · 2^-24
+            float f = (float)mantissa * 5.9604644775390625e-8f;
+            memcpy(&bits, &f, 4);
+            bits |= sign;
+        }
+    } else if (exponent == 31) {
+        bits = sign | 0x7f800000u | (mantissa << 13);
+    } else {
+        bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
+    }
+    float out;
+    memcpy(&out, &bits, 4);
+    return out;
+}
+
+/// Round to nearest even, like vcvtps2ph with rounding mode 0 and Swift's Float16(x).
+static inline uint16_t kc_float_to_half(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000;
+    uint32_t magnitude = x & 0x7fffffff;
+    if (magnitude >= 0x7f800000) {  // inf or nan
+        return (uint16_t)(sign | 0x7c00 | (magnitude > 0x7f800000 ? 0x200 | ((magnitude >> 13) & 0x3ff) : 0));
+    }
+    if (magnitude >= 0x477ff000) return (uint16_t)(sign | 0x7c00);  // rounds to inf
+    if (magnitude < 0x38800000) {  // result is subnormal or zero
+        float a;
+        memcpy(&a, &magnitude, 4);
+        // Adding 0.5 makes the FPU round the mantissa to 2^-24 steps (nearest even).
+        float shifted = a + 0.5f;
+        uint32_t bits;
+        memcpy(&bits, &shifted, 4);
+        return (uint16_t)(sign | (bits - 0x3f000000));
+    }
+    uint32_t mantissaOdd = (magnitude >> 13) & 1;
+    magnitude += 0xc8000fff + mantissaOdd;  // rebias exponent (-112 << 23) and round
+    return (uint16_t)(sign | (magnitude >> 13));
+}
+
+static inline float kc_bf16_to_float(uint16_t h) {
+    uint32_t bits = (uint32_t)h << 16;
+    float out;
+    memcpy(&out, &bits, 4);
+    return out;
+}
+
+static inline long kc_min(long a, long b) { return a < b ? a : b; }
+
+#endif

@@ -1,0 +1,229 @@
+import ArgumentParser
+import Foundation
+import KataribeModels
+import KataribeTensor
+
+/// `kataribe bench --model DIR [--dtype q8] [--prompt-tokens 128] [--gen-tokens 64] [--threads N] [--context 1024] [--json]`
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure load time, prompt and generation speed, and peak memory of a model.",
+        discussion: """
+        Token ids are random (seeded), so no tokenizer is needed. Prompt speed is one batched pass over \
+        --prompt-tokens; generation speed is --gen-tokens single-token steps after it. The long-context \
+        figure generates --gen-tokens steps after --context positions whose KV cache is filled with \
+        random numbers instead of computed (attention costs the same either way). Peak memory is the \
+        process's VmHWM. See docs/benchmarks.md for the comparison with llama.cpp and transformers.
+        """)
+
+    @Option(name: .long, help: "A Hugging Face model directory (config.json + weights).")
+    var model: String
+
+    @Option(name: .long, help: "Weight format: f32, f16, bf16, q8, q4 (default: as stored).")
+    var dtype: String?
+
+    @Option(name: .customLong("prompt-tokens"), help: "Tokens in the prompt pass.")
+    var promptTokens = 128
+
+    @Option(name: .customLong("gen-tokens"), help: "Tokens generated one at a time.")
+    var genTokens = 64
+
+    @Option(name: .long, help: "Worker threads (default: one per core).")
+    var threads: Int?
+
+    @Option(name: .long, help: "Context length for the long-context generation figure (0 skips it).")
+    var context = 1024
+
+    @Option(name: .customLong("kv-cache"), help: "KV cache element type: f32 or f16 (default: f32 for float weights, f16 for q8/q4).")
+    var kvCache: String?
+
+    @Option(name: .customLong("quantized-cache"), help: "Directory for saved quantized models (default: ~/.cache/kataribe/quantized).")
+    var quantizedCache: String?
+
+    @Flag(name: .customLong("no-quantized-cache"), help: "Quantize at load without saving or reusing a quantized model.")
+    var noQuantizedCache = false
+
+    @Option(name: .customLong("batch-tokens"), help: ArgumentHelp("Tokens per prompt forward chunk.", visibility: .hidden))
+    var batchTokens: Int?
+
+    @Option(name: .long, help: "Seed for the random token ids.")
+    var seed: UInt64 = 1
+
+    @Flag(name: .long, help: "Print one JSON object (keys in docs/benchmarks.md).")
+    var json = false
+
+    func validate() throws {
+        if let dtype, WeightFormat(rawValue: dtype) == nil { throw ValidationError("--dtype must be one of f32, f16, bf16, q8, q4") }
+        if let kvCache, KVCacheFormat(rawValue: kvCache) == nil { throw ValidationError("--kv-cache must be f32 or f16") }
+        guard promptTokens >= 1 else { throw ValidationError("--prompt-tokens must be at least 1") }
+        guard genTokens >= 1 else { throw ValidationError("--gen-tokens must be at least 1") }
+        guard context >= 0 else { throw ValidationError("--context must be 0 or more") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let batchTokens, batchTokens < 1 { throw ValidationError("--batch-tokens must be at least 1") }
+    }
+
+    func run() throws {
+        let progress = BenchProgress(enabled: !json && isatty(STDERR_FILENO) != 0)
+        var options = LoadOptions(parallelism: threads.map { Parallelism(threadCount: $0) } ?? .automatic)
+        options.weightFormat = dtype.flatMap { WeightFormat(rawValue: $0) }
+        options.kvCacheFormat = kvCache.flatMap { KVCacheFormat(rawValue: $0) }
+        if let batchTokens { options.batchCapacity = batchTokens }
+        if options.weightFormat?.isQuantized == true, !noQuantizedCache {
+            options.quantizedCache = quantizedCache.map { QuantizedCache(directory: URL(fileURLWithPath: $0)) } ?? .standard
+        }
+        let report: BenchReport
+        do {
+            report = try BenchReport.measure(directory: URL(fileURLWithPath: model), options: options, promptTokens: promptTokens,
+                                             genTokens: genTokens, context: context, seed: seed, progress: progress)
+        } catch {
+            progress.clear()
+            CLIOutput.fail(error.description)
+        }
+        progress.clear()
+        if json { CLIOutput.printJSON(report) } else { report.printTable() }
+    }
+}
+
+/// The `kataribe bench --json` document.
+struct BenchReport: Encodable {
+    var model: String
+    var weightFormat: String
+    var kvCache: String
+    var weightSource: String
+    var threads: Int
+    var instructionSet: String
+    var promptTokens: Int
+    var genTokens: Int
+    var context: Int
+    var loadSeconds: Double
+    var promptTokensPerSecond: Double
+    var generationTokensPerSecond: Double
+    var longContextTokensPerSecond: Double?
+    var longContextRatio: Double?
+    var weightMemoryBytes: Int
+    var peakRSSBytes: Int
+
+    enum CodingKeys: String, CodingKey {
+        case model, threads, context
+        case weightFormat = "weight_format", kvCache = "kv_cache", weightSource = "weight_source"
+        case instructionSet = "instruction_set", promptTokens = "prompt_tokens", genTokens = "gen_tokens"
+        case loadSeconds = "load_seconds", promptTokensPerSecond = "prompt_tokens_per_second"
+        case generationTokensPerSecond = "generation_tokens_per_second"
+        case longContextTokensPerSecond = "long_context_tokens_per_second", longContextRatio = "long_context_ratio"
+        case weightMemoryBytes = "weight_memory_bytes", peakRSSBytes = "peak_rss_bytes"
+    }
+
+    static func measure(
+        directory: URL, options: LoadOptions, promptTokens: Int, genTokens: Int, context: Int, seed: UInt64,
+        progress: BenchProgress
+    ) throws(ModelError) -> BenchReport {
+        progress.show("loading \(directory.lastPathComponent)")
+        let start = Date()
+        let model = try ModelLoader.loadGPTNeoX(directory: directory, options: options)
+        let loadSeconds = Date().timeIntervalSince(start)
+        var random = SplitMix(seed: seed)
+        func ids(_ count: Int) -> [Int] { (0..<count).map { _ in Int(random.next() % UInt64(model.vocabularySize)) } }
+        let limit = model.contextLength
+        guard promptTokens + genTokens <= limit else { throw .contextOverflow(needed: promptTokens + genTokens, limit: limit) }
+
+        // Warm-up: pages in memory-mapped weights and starts the worker threads.
+        progress.show("warming up")
+        _ = try model.makeSession().append(ids(min(8, limit)))
+
+        let session = model.makeSession()
+        progress.show("prompt: \(promptTokens) tokens")
+        let promptStart = Date()
+        _ = try session.append(ids(promptTokens))
+        let promptSeconds = Date().timeIntervalSince(promptStart)
+        let generation = try generate(session, genTokens, ids, progress, label: "generating")
+
+        var longContext: Double?
+        if context > 0 {
+            let filled = min(context, limit - genTokens)
+            let long = model.makeSession()
+            if let synthetic = long as? SyntheticContextFilling, filled > 0 {
+                progress.show("filling \(filled) positions of context")
+                try synthetic.appendSyntheticContext(count: filled, seed: seed)
+                longContext = try generate(long, genTokens, ids, progress, label: "generating at \(filled) context")
+            }
+        }
+        return BenchReport(
+            model: directory.path, weightFormat: model.linearWeightFormat.rawValue, kvCache: model.kvCacheFormat.rawValue,
+            weightSource: model.weightSource.description, threads: model.parallelism.threadCount,
+            instructionSet: KernelInfo.instructionSet, promptTokens: promptTokens, genTokens: genTokens, context: context,
+            loadSeconds: loadSeconds, promptTokensPerSecond: Double(promptTokens) / promptSeconds,
+            generationTokensPerSecond: generation, longContextTokensPerSecond: longContext,
+            longContextRatio: longContext.map { $0 / generation }, weightMemoryBytes: model.weightMemoryBytes,
+            peakRSSBytes: ProcessMemory.peakResidentBytes() ?? 0)
+    }
+
+    /// Tokens per second over `count` single-token steps.
+    private static func generate(
+        _ session: any LanguageModelSession, _ count: Int, _ ids: (Int) -> [Int], _ progress: BenchProgress, label: String
+    ) throws(ModelError) -> Double {
+        let start = Date()
+        for step in 0..<count {
+            if step % 8 == 0 { progress.show("\(label): \(step)/\(count)") }
+            _ = try session.append(ids(1))
+        }
+        return Double(count) / Date().timeIntervalSince(start)
+    }
+
+    func printTable() {
+        func rate(_ value: Double) -> String { String(format: "%.2f tok/s", value) }
+        print("""
+        model            \(model)
+        weights          \(weightFormat) (\(weightSource)), \(CLIOutput.bytes(weightMemoryBytes))
+        kv cache         \(kvCache)
+        threads          \(threads) (\(instructionSet) kernels)
+        load             \(String(format: "%.3f s", loadSeconds))
+        prompt           \(rate(promptTokensPerSecond)) (\(promptTokens) tokens)
+        generation       \(rate(generationTokensPerSecond)) (\(genTokens) tokens after the prompt)
+        """)
+        if let longContextTokensPerSecond, let longContextRatio {
+            print("generation @\(context)  \(rate(longContextTokensPerSecond)) (\(String(format: "%.0f%%", 100 * longContextRatio)) of the above)")
+        }
+        print("peak memory      \(CLIOutput.bytes(peakRSSBytes)) (VmHWM)")
+    }
+}
+
+/// A one-line status on stderr, rewritten in place (only on a terminal).
+final class BenchProgress {
+    let enabled: Bool
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func show(_ text: String) {
+        guard enabled else { return }
+        FileHandle.standardError.write(Data("\r\u{1B}[2K\(text)".utf8))
+    }
+
+    func clear() {
+        guard enabled else { return }
+        FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8))
+    }
+}
+
+/// Peak resident memory from /proc/self/status.
+enum ProcessMemory {
+    static func peakResidentBytes() -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            let digits = line.dropFirst(6).filter(\.isNumber)
+            return Int(digits).map { $0 * 1024 }
+        }
+        return nil
+    }
+}
+
+/// Deterministic token ids (SplitMix64).
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9e37_79b9_7f4a_7c15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
+    }
+}

@@ -1,0 +1,118 @@
+import KataribeCKernels
+
+/// Splits matrix products across threads and calls the C kernels. One token (decoding) streams
+/// the weights through a GEMV; a batch (prompt processing) goes through the blocked GEMM, which
+/// reads every weight once for the whole batch.
+enum MatrixProducts {
+    /// Rows per task: enough work that handing out a task (an atomic add) is noise, while many
+    /// tasks per thread keep both cores busy when one is interrupted.
+    static func minimumRows(columns: Int) -> Int { max(4, 65_536 / max(1, columns)) }
+
+    static func denseGEMV(
+        _ tensor: RawTensor, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+        _ bias: UnsafePointer<Float>?, _ parallelism: Parallelism
+    ) {
+        let rows = tensor.shape[0], columns = tensor.shape[1], dtype = tensor.dtype
+        let w = SendableRawPointer(tensor.baseAddress), xs = SendableRawPointer(UnsafeRawPointer(x)), ys = SendablePointer(y)
+        let b = bias.map { SendableRawPointer(UnsafeRawPointer($0)) }
+        parallelism.forEachChunk(of: rows, minimumChunk: minimumRows(columns: columns), granularity: 4, chunksPerThread: 8) { range in
+            let x = xs.pointer.assumingMemoryBound(to: Float.self)
+            let bias = b?.pointer.assumingMemoryBound(to: Float.self)
+            let r0 = range.lowerBound, r1 = range.upperBound
+            switch dtype {
+            case .float16: kc_gemv_f16(w.pointer.assumingMemoryBound(to: UInt16.self), columns, r0, r1, x, ys.pointer, bias)
+            case .bfloat16: kc_gemv_bf16(w.pointer.assumingMemoryBound(to: UInt16.self), columns, r0, r1, x, ys.pointer, bias)
+            default: kc_gemv_f32(w.pointer.assumingMemoryBound(to: Float.self), columns, r0, r1, x, ys.pointer, bias)
+            }
+        }
+    }
+
+    static func quantizedGEMV(
+        _ matrix: QuantizedMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+        _ bias: UnsafePointer<Float>?, _ parallelism: Parallelism
+    ) {
+        let columns = matrix.columns, padded = matrix.paddedColumns
+        // x quantized once for all rows: codes, a scale per 256, a code sum per 32.
+        let activations = QuantizedActivations(padded: padded)
+        defer { activations.deallocate() }
+        activations.quantize(x, count: columns)
+        let input = SendableQuantizedActivations(activations), ys = SendablePointer(y)
+        let b = bias.map { SendableRawPointer(UnsafeRawPointer($0)) }
+        let format = matrix.format, rows = matrix.rows
+        var m = matrix.kernelMatrix
+        withUnsafePointer(to: &m) { pointer in
+            let mp = SendableRawPointer(pointer)
+            parallelism.forEachChunk(of: rows, minimumChunk: minimumRows(columns: columns), granularity: 4, chunksPerThread: 8) { range in
+                let bias = b?.pointer.assumingMemoryBound(to: Float.self)
+                let m = mp.pointer.assumingMemoryBound(to: kc_qmatrix.self)
+                withUnsafePointer(to: input.value.kernelForm) { a in
+                    if format == .q8 {
+                        kc_gemv_q8(m, range.lowerBound, range.upperBound, a, ys.pointer, bias)
+                    } else {
+                        kc_gemv_q4(m, range.lowerBound, range.upperBound, a, ys.pointer, bias)
+                    }
+                }
+            }
+        }
+    }
+
+    static func gemm(
+        _ weights: kc_weights, rows: Int, _ x: UnsafePointer<Float>, _ n: Int, _ y: UnsafeMutablePointer<Float>,
+        _ bias: UnsafePointer<Float>?, _ parallelism: Parallelism
+    ) {
+        let columns = weights.cols
+        let packed = UnsafeMutablePointer<Float>.allocate(capacity: kc_gemm_packed_x_count(n, columns))
+        defer { packed.deallocate() }
+        kc_gemm_pack_x(x, n, columns, packed)
+        let groups = (n + Int(KC_GEMM_TOKENS) - 1) / Int(KC_GEMM_TOKENS)
+        let scratchCount = Int(KC_GEMM_ROWS) * Int(KC_GEMM_KC) + groups * Int(KC_GEMM_TOKENS) * Int(KC_GEMM_ROWS)
+        let xp = SendablePointer(packed), ys = SendablePointer(y), b = bias.map { SendableRawPointer(UnsafeRawPointer($0)) }
+        var w = weights
+        let minimum = max(Int(KC_GEMM_ROWS), 2 * Int(KC_GEMM_ROWS) * 64 / max(1, n))
+        withUnsafePointer(to: &w) { pointer in
+            let wp = SendableRawPointer(pointer)
+            parallelism.forEachChunk(of: rows, minimumChunk: minimum, granularity: Int(KC_GEMM_ROWS), chunksPerThread: 8) { range in
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
+                defer { scratch.deallocate() }
+                kc_gemm_rows(wp.pointer.assumingMemoryBound(to: kc_weights.self), range.lowerBound, range.upperBound,
+                             xp.pointer, n, ys.pointer, rows, b?.pointer.assumingMemoryBound(to: Float.self), scratch)
+            }
+        }
+    }
+}
+
+/// Activations in the form the int8 kernels take (see KataribeCKernels.h).
+struct QuantizedActivations {
+    let padded: Int
+    let kernelForm: kc_qactivations
+    let staging: UnsafeMutablePointer<Float>
+
+    init(padded: Int) {
+        self.padded = padded
+        kernelForm = kc_qactivations(
+            codes: .allocate(capacity: padded), super_scales: .allocate(capacity: padded / 256),
+            block_scales: .allocate(capacity: padded / 32), sums: .allocate(capacity: padded / 32))
+        staging = .allocate(capacity: padded)
+    }
+
+    func quantize(_ x: UnsafePointer<Float>, count: Int) {
+        // Padding columns hold zeros so they add nothing.
+        staging.update(from: x, count: count)
+        (staging + count).update(repeating: 0, count: padded - count)
+        withUnsafePointer(to: kernelForm) { kc_quantize_activations(staging, padded, $0) }
+    }
+
+    func deallocate() {
+        kernelForm.codes.deallocate()
+        kernelForm.super_scales.deallocate()
+        kernelForm.block_scales.deallocate()
+        kernelForm.sums.deallocate()
+        staging.deallocate()
+    }
+}
+
+/// Read-only during the parallel region that shares it.
+struct SendableQuantizedActivations: @unchecked Sendable {
+    let value: QuantizedActivations
+    init(_ value: QuantizedActivations) { self.value = value }
+}
