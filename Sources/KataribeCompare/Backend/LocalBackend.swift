@@ -57,13 +57,9 @@ public struct LocalBackend: CompareBackend {
             progress(sample.tokens.count)
             return SampleOutput(text: sample.rawText, promptTokens: prepared.promptTokens.count,
                                 outputTokens: sample.tokens.count, stopReason: sample.stopReason.rawValue,
-                                firstTokenSeconds: firstText.map(Self.seconds))
+                                firstTokenSeconds: firstText?.seconds)
         }
 
         func close() async {}
-
-        static func seconds(_ duration: Duration) -> Double {
-            Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
-        }
     }
 }
