@@ -78,6 +78,8 @@ struct ChatCommand: AsyncParsableCommand {
                 }
             }
             let asked = conversation.appending(.user, line)
+            interrupts.replyBegins()
+            defer { interrupts.replyEnds() }
             let stream: GenerationStream
             do {
                 stream = try generator.chat(asked, parameters: sampling.parameters(),
@@ -87,7 +89,7 @@ struct ChatCommand: AsyncParsableCommand {
                 Terminal.err("error: \(error.description)\n")
                 continue
             }
-            interrupts.stream = stream
+            interrupts.streaming(stream)
             var reply: GeneratedSample?
             var summary: GenerationSummary?
             do {
@@ -101,7 +103,6 @@ struct ChatCommand: AsyncParsableCommand {
             } catch {
                 Terminal.err("\nerror: \(error)\n")
             }
-            interrupts.stream = nil
             Terminal.out("\n")
             guard let reply else { continue }
             conversation = asked.appending(.assistant, reply.text)
@@ -116,32 +117,57 @@ struct ChatCommand: AsyncParsableCommand {
 }
 
 /// On a terminal, Ctrl-C stops the reply being generated; between replies it quits as usual.
+/// A reply begins when its message is read, not when its first token streams: Ctrl-C right after Enter
+/// (while the prompt is still being tokenized) must stop that reply, not quit the chat.
 final class ReplyInterrupter {
-    /// The reply in progress, shared with the signal handler.
-    private final class Current: Sendable {
-        let stream = Mutex<GenerationStream?>(nil)
+    private enum Phase {
+        case waitingForInput
+        case replying(GenerationStream?, interrupted: Bool)
     }
 
-    private let current = Current()
+    /// Shared with the signal handler, which runs on another thread.
+    private final class State: Sendable {
+        let phase = Mutex<Phase>(.waitingForInput)
+    }
+
+    private let state = State()
     private var source: (any DispatchSourceSignal)?
 
     init(enabled: Bool) {
         guard enabled else { return }
         signal(SIGINT, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        source.setEventHandler { [current] in
-            guard let stream = current.stream.withLock({ $0 }) else {
+        source.setEventHandler { [state] in
+            let streamToCancel = state.phase.withLock { phase -> GenerationStream?? in
+                guard case .replying(let stream, _) = phase else { return .none }
+                phase = .replying(stream, interrupted: true)
+                return .some(stream)
+            }
+            guard let streamToCancel else {
                 Terminal.out("\n")
                 Foundation.exit(130)
             }
-            stream.cancel()
+            streamToCancel?.cancel()
         }
         source.resume()
         self.source = source
     }
 
-    var stream: GenerationStream? {
-        get { current.stream.withLock { $0 } }
-        set { current.stream.withLock { $0 = newValue } }
+    func replyBegins() {
+        state.phase.withLock { $0 = .replying(nil, interrupted: false) }
+    }
+
+    /// Hands the reply's stream to the handler; cancels it at once when Ctrl-C came before it existed.
+    func streaming(_ stream: GenerationStream) {
+        let interruptedAlready = state.phase.withLock { phase -> Bool in
+            guard case .replying(_, let interrupted) = phase else { return false }
+            phase = .replying(stream, interrupted: interrupted)
+            return interrupted
+        }
+        if interruptedAlready { stream.cancel() }
+    }
+
+    func replyEnds() {
+        state.phase.withLock { $0 = .waitingForInput }
     }
 }

@@ -61,7 +61,7 @@ struct ChatCommandTests {
         ])
         #expect(await session.waitFor { $0.hasSuffix("> ") }, "\(session.screen)")
         session.type("長い話をして\n")
-        #expect(await session.waitFor { $0.components(separatedBy: "長い話をして\n").last.map { !$0.isEmpty } ?? false })
+        #expect(await session.waitFor { $0.replyStarted(after: "長い話をして\n") }, "\(session.screen)")
         session.process.interrupt()
         #expect(await session.waitFor { $0.contains("stop: cancelled") && $0.hasSuffix("> ") }, "\(session.screen)")
         #expect(session.process.isRunning)
@@ -90,5 +90,13 @@ struct ChatCommandTests {
         let result = try await KataribeBinary.run(["chat", "--model", "Tests/Fixtures/generation-e2e/calm"], input: "x\n")
         #expect(result.status == 1)
         #expect(result.stderr.contains("no chat turns") && result.stderr.contains("demo-rinna-sft"))
+    }
+}
+
+extension String {
+    /// Whether visible text follows the echoed `line`: the reply has begun streaming.
+    func replyStarted(after line: String) -> Bool {
+        guard let echo = range(of: line) else { return false }
+        return self[echo.upperBound...].contains { !$0.isWhitespace }
     }
 }
