@@ -3,7 +3,15 @@
 // while widening to int32, and a super-block's eight blocks are summed in int32 before one float
 // multiply-add with D·T. Per 32 weights that leaves two multiplies on the integer unit and no
 // float work (see docs/benchmarks.md for what that buys on AVX2).
+//
+// The AVX2 kernels also prefetch each row stream 2 KiB ahead, one cache line at a time: without it
+// the hardware prefetchers of the development machine (AMD Zen, two cores) left the int8 loops
+// waiting on memory at about half the bandwidth a plain read reaches (q8: 10 → 19.7 GB/s, q4: 6.3 →
+// 12.4 GB/s of codes with two threads; the distance was swept from 0.5 to 4 KiB, on 2048- and
+// 8192-column rows). Prefetches past the end of the weights are harmless hints.
 #include "internal.h"
+
+enum { PREFETCH_BYTES = 2048 };
 
 static void gemv_generic(const kc_qmatrix *m, int q4, long r0, long r1, const kc_qactivations *x,
                          float *y, const float *bias) {
@@ -76,6 +84,10 @@ KC_AVX2 static void gemv_q8_avx2(const kc_qmatrix *m, long r0, long r1, const kc
             __m256i i0 = _mm256_setzero_si256(), i1 = i0;
             for (int b = 0; b < KC_SUBBLOCKS; b++) {
                 long o = sb * KC_SUPER + b * KC_BLOCK;
+                if ((b & 1) == 0) {  // one prefetch per 64-byte line of each row
+                    _mm_prefetch((const char *)(w0 + o + PREFETCH_BYTES), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(w1 + o + PREFETCH_BYTES), _MM_HINT_T0);
+                }
                 __m256i x = _mm256_loadu_si256((const __m256i *)(xq + o));
                 i0 = _mm256_add_epi32(i0, q8_block(_mm256_loadu_si256((const __m256i *)(w0 + o)), x, _mm256_set1_epi16(c0[b])));
                 i1 = _mm256_add_epi32(i1, q8_block(_mm256_loadu_si256((const __m256i *)(w1 + o)), x, _mm256_set1_epi16(c1[b])));
@@ -116,6 +128,10 @@ KC_AVX2 static void gemv_q4_avx2(const kc_qmatrix *m, long r0, long r1, const kc
             i1 = _mm256_sub_epi32(_mm256_setzero_si256(), i1);
             for (int b = 0; b < KC_SUBBLOCKS; b += 2) {
                 long o = sb * KC_SUPER + b * KC_BLOCK, pair = (sb * KC_SUPER + b * KC_BLOCK) / 2;
+                if ((b & 3) == 0) {  // 32 code bytes per step: every other step starts a line
+                    _mm_prefetch((const char *)(w0 + pair + PREFETCH_BYTES), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(w1 + pair + PREFETCH_BYTES), _MM_HINT_T0);
+                }
                 __m256i xe = _mm256_loadu_si256((const __m256i *)(xq + o));
                 __m256i xo = _mm256_loadu_si256((const __m256i *)(xq + o + KC_BLOCK));
                 __m256i p0 = _mm256_loadu_si256((const __m256i *)(w0 + pair));
