@@ -111,7 +111,7 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         // Drives the built `kataribe` binary (through a pseudo-terminal for `chat`).
-        .testTarget(name: "KataribeCLITests", dependencies: ["KataribeCLI", "KataribeApp", "KataribeTestSupport"]),
+        .testTarget(name: "KataribeCLITests", dependencies: ["KataribeCLI", "KataribeApp", "KataribeModels", "KataribeTensor", "KataribeTestSupport"]),
         // Runs against a loopback fake of the hub built on swift-nio (no internet).
         .testTarget(name: "KataribeHubTests", dependencies: [
             "KataribeHub", "KataribeTestSupport",

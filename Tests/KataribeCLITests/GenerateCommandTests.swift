@@ -1,4 +1,8 @@
 import Foundation
+import KataribeApp
+import KataribeGeneration
+import KataribeModels
+import KataribeTensor
 import KataribeTestSupport
 import Testing
 
@@ -54,6 +58,33 @@ struct GenerateCommandTests {
         #expect(many.map { $0["seed"] as? Int } == [40, 41, 42])
         #expect(many.allSatisfy { ($0["request_seed"] as? Int) == 40 && ($0["tokens"] as? [Int])?.count == 5 })
         #expect((many.first?["parameters"] as? [String: Any])?["temperature"] as? Double == 0.7)  // the preset's
+    }
+
+    @Test("--dtype q8 and q4 generate what the library's quantized model generates, and the quantized model is saved for the next run")
+    func quantizedWeights() async throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("kataribe-dtype-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let prompt = "吾輩は"
+        for format in [WeightFormat.q8, .q4] {
+            let libraryCache = QuantizedCache(directory: scratch.appendingPathComponent("library"))
+            let model = try await LoadedModel.load(TestPaths.fixture("generation-e2e/calm").path,
+                                                   options: ModelLoadOptions(weightFormat: format, quantizedCache: libraryCache))
+            let expected = try await TextGenerator(model: model).generate(
+                prompt: prompt, parameters: GenerationParameters(doSample: false, repetitionPenalty: 1.0, maxNewTokens: 20)).collect()
+
+            let cliCache = scratch.appendingPathComponent("cli")
+            let arguments = ["generate", "--model", calm, "--prompt", prompt, "--dtype", format.rawValue, "--json"] + greedy
+            let first = try await KataribeBinary.runWithEnvironment(arguments, environment: ["KATARIBE_QUANTIZED_CACHE": cliCache.path])
+            #expect(first.status == 0, "\(first.stderr)")
+            #expect(try jsonLines(first.stdout).first?["tokens"] as? [Int] == expected.samples[0].tokens)
+            let saved = try FileManager.default.contentsOfDirectory(atPath: cliCache.path)
+            #expect(saved.contains { $0.hasSuffix(".\(format.rawValue).safetensors") }, "\(saved)")
+
+            let second = try await KataribeBinary.runWithEnvironment(arguments, environment: ["KATARIBE_QUANTIZED_CACHE": cliCache.path])
+            #expect(try jsonLines(second.stdout).first?["tokens"] as? [Int] == expected.samples[0].tokens)
+        }
+        let unknown = try await KataribeBinary.run(["generate", "--model", calm, "--prompt", prompt, "--dtype", "q5"])
+        #expect(unknown.status != 0 && unknown.stderr.contains("--dtype must be one of f32, f16, bf16, q8, q4"))
     }
 
     @Test("--prompt-file reads the prompt; --stop ends at a stop string")
