@@ -138,16 +138,18 @@ final class ReplyInterrupter {
         signal(SIGINT, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
         source.setEventHandler { [state] in
-            let streamToCancel = state.phase.withLock { phase -> GenerationStream?? in
-                guard case .replying(let stream, _) = phase else { return .none }
+            var replying = false
+            let stream = state.phase.withLock { phase -> GenerationStream? in
+                guard case .replying(let stream, _) = phase else { return nil }
+                replying = true
                 phase = .replying(stream, interrupted: true)
-                return .some(stream)
+                return stream
             }
-            guard let streamToCancel else {
+            guard replying else {
                 Terminal.out("\n")
                 Foundation.exit(130)
             }
-            streamToCancel?.cancel()
+            stream?.cancel()  // nil: `streaming(_:)` cancels the stream as soon as it exists
         }
         source.resume()
         self.source = source
