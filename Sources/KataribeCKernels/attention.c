@@ -36,8 +36,19 @@ KC_AVX2 static inline __m256 load8(const void *base, int kv_f16, long index) {
     return _mm256_loadu_ps((const float *)base + index);
 }
 
+/// Non-temporal prefetch of `bytes` bytes at `p`, one hint per cache line. Each cached position
+/// is read once per token, like the weights, so the kernels fetch it the same way (see
+/// gemv_quant.c: this Zen's prefetchers alone leave such streams short of loads in flight).
+KC_AVX2 static inline void prefetch_lines(const void *p, long bytes) {
+    for (long b = 0; b < bytes; b += 64) _mm_prefetch((const char *)p + b, _MM_HINT_NTA);
+}
+
+enum { CACHE_PREFETCH_BYTES = 2048 };
+
 KC_AVX2 static void scores_avx2(const float *q, const void *keys, int kv_f16, long dim, long count, float scale, float *scores) {
+    const long rowBytes = dim * (kv_f16 ? 2 : 4), ahead = (CACHE_PREFETCH_BYTES + rowBytes - 1) / rowBytes;
     for (long j = 0; j < count; j++) {
+        prefetch_lines((const char *)keys + (j + ahead) * rowBytes, rowBytes);
         __m256 a = _mm256_setzero_ps(), b = a;
         long c = 0, row = j * dim;
         for (; c + 16 <= dim; c += 16) {
@@ -59,39 +70,53 @@ KC_AVX2 static void scores_avx2(const float *q, const void *keys, int kv_f16, lo
 }
 
 KC_AVX2 static void values_avx2(const float *p, const void *values, int kv_f16, long dim, long count, float *out) {
-    // 64 output columns at a time stay in 8 registers while every cached position streams by.
-    long c = 0;
-    for (; c + 64 <= dim; c += 64) {
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-        for (long j = 0; j < count; j++) {
-            __m256 w = _mm256_broadcast_ss(p + j);
-            long row = j * dim + c;
-            a0 = _mm256_fmadd_ps(w, load8(values, kv_f16, row), a0);
-            a1 = _mm256_fmadd_ps(w, load8(values, kv_f16, row + 8), a1);
-            a2 = _mm256_fmadd_ps(w, load8(values, kv_f16, row + 16), a2);
-            a3 = _mm256_fmadd_ps(w, load8(values, kv_f16, row + 24), a3);
-            a4 = _mm256_fmadd_ps(w, load8(values, kv_f16, row + 32), a4);
-            a5 = _mm256_fmadd_ps(w, load8(values, kv_f16, row + 40), a5);
-            a6 = _mm256_fmadd_ps(w, load8(values, kv_f16, row + 48), a6);
-            a7 = _mm256_fmadd_ps(w, load8(values, kv_f16, row + 56), a7);
+    // 64 output columns at a time stay in 8 registers while a run of cached positions streams by;
+    // the runs are short enough (8 KiB of float16 rows) that the other column passes over the
+    // same run find it in L1, so every row comes from memory once. Per output column the sum
+    // still runs over j in order.
+    enum { POSITIONS_PER_RUN = 32 };
+    const long element = kv_f16 ? 2 : 4, rowBytes = dim * element;
+    const long ahead = (CACHE_PREFETCH_BYTES + rowBytes - 1) / rowBytes;
+    for (long c = 0; c < dim; c++) out[c] = 0;
+    for (long j0 = 0; j0 < count; j0 += POSITIONS_PER_RUN) {
+        const long j1 = j0 + POSITIONS_PER_RUN < count ? j0 + POSITIONS_PER_RUN : count;
+        long c = 0;
+        for (; c + 64 <= dim; c += 64) {
+            __m256 a0 = _mm256_loadu_ps(out + c), a1 = _mm256_loadu_ps(out + c + 8);
+            __m256 a2 = _mm256_loadu_ps(out + c + 16), a3 = _mm256_loadu_ps(out + c + 24);
+            __m256 a4 = _mm256_loadu_ps(out + c + 32), a5 = _mm256_loadu_ps(out + c + 40);
+            __m256 a6 = _mm256_loadu_ps(out + c + 48), a7 = _mm256_loadu_ps(out + c + 56);
+            for (long j = j0; j < j1; j++) {
+                if (c == 0) prefetch_lines((const char *)values + (j + ahead) * rowBytes, rowBytes);
+                __m256 w = _mm256_broadcast_ss(p + j);
+                long row = j * dim + c;
+                a0 = _mm256_fmadd_ps(w, load8(values, kv_f16, row), a0);
+                a1 = _mm256_fmadd_ps(w, load8(values, kv_f16, row + 8), a1);
+                a2 = _mm256_fmadd_ps(w, load8(values, kv_f16, row + 16), a2);
+                a3 = _mm256_fmadd_ps(w, load8(values, kv_f16, row + 24), a3);
+                a4 = _mm256_fmadd_ps(w, load8(values, kv_f16, row + 32), a4);
+                a5 = _mm256_fmadd_ps(w, load8(values, kv_f16, row + 40), a5);
+                a6 = _mm256_fmadd_ps(w, load8(values, kv_f16, row + 48), a6);
+                a7 = _mm256_fmadd_ps(w, load8(values, kv_f16, row + 56), a7);
+            }
+            _mm256_storeu_ps(out + c, a0); _mm256_storeu_ps(out + c + 8, a1);
+            _mm256_storeu_ps(out + c + 16, a2); _mm256_storeu_ps(out + c + 24, a3);
+            _mm256_storeu_ps(out + c + 32, a4); _mm256_storeu_ps(out + c + 40, a5);
+            _mm256_storeu_ps(out + c + 48, a6); _mm256_storeu_ps(out + c + 56, a7);
         }
-        _mm256_storeu_ps(out + c, a0); _mm256_storeu_ps(out + c + 8, a1);
-        _mm256_storeu_ps(out + c + 16, a2); _mm256_storeu_ps(out + c + 24, a3);
-        _mm256_storeu_ps(out + c + 32, a4); _mm256_storeu_ps(out + c + 40, a5);
-        _mm256_storeu_ps(out + c + 48, a6); _mm256_storeu_ps(out + c + 56, a7);
-    }
-    for (; c + 8 <= dim; c += 8) {
-        __m256 a = _mm256_setzero_ps();
-        for (long j = 0; j < count; j++) a = _mm256_fmadd_ps(_mm256_broadcast_ss(p + j), load8(values, kv_f16, j * dim + c), a);
-        _mm256_storeu_ps(out + c, a);
-    }
-    for (; c < dim; c++) {
-        float s = 0;
-        for (long j = 0; j < count; j++) {
-            float v = kv_f16 ? kc_half_to_float(((const uint16_t *)values)[j * dim + c]) : ((const float *)values)[j * dim + c];
-            s += p[j] * v;
+        for (; c + 8 <= dim; c += 8) {
+            __m256 a = _mm256_loadu_ps(out + c);
+            for (long j = j0; j < j1; j++) a = _mm256_fmadd_ps(_mm256_broadcast_ss(p + j), load8(values, kv_f16, j * dim + c), a);
+            _mm256_storeu_ps(out + c, a);
         }
-        out[c] = s;
+        for (; c < dim; c++) {
+            float s = out[c];
+            for (long j = j0; j < j1; j++) {
+                float v = kv_f16 ? kc_half_to_float(((const uint16_t *)values)[j * dim + c]) : ((const float *)values)[j * dim + c];
+                s += p[j] * v;
+            }
+            out[c] = s;
+        }
     }
 }
 
