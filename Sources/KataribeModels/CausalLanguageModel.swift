@@ -42,6 +42,15 @@ public protocol LanguageModelSession: AnyObject {
     func rewind(to count: Int) throws(ModelError)
     /// Empties the session.
     func reset()
+    /// Allocates the KV cache for `count` tokens in total now (at most the context length), as
+    /// llama.cpp's fixed context size does, so that appending up to `count` tokens never stops
+    /// to grow and copy it. Appending more still works: the cache grows as it would have.
+    func reserveCapacity(_ count: Int)
+}
+
+extension LanguageModelSession {
+    /// Sessions without a growing cache have nothing to reserve.
+    public func reserveCapacity(_ count: Int) {}
 }
 
 extension CausalLanguageModel {

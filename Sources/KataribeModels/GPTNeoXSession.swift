@@ -94,6 +94,8 @@ final class GPTNeoXSession: LanguageModelSession, SyntheticContextFilling {
 
     func reset() { tokens.removeAll() }
 
+    func reserveCapacity(_ count: Int) { reserve(min(count, neox.contextLength), exactly: true) }
+
     func appendSyntheticContext(count: Int, seed: UInt64) throws(ModelError) {
         guard count > 0 else { throw .emptyInput }
         let needed = tokens.count + count
@@ -145,10 +147,11 @@ final class GPTNeoXSession: LanguageModelSession, SyntheticContextFilling {
 
     // MARK: Cache
 
-    /// Grows every layer's cache to hold `count` positions (doubling, capped at the context).
-    private func reserve(_ count: Int) {
+    /// Grows every layer's cache to hold `count` positions: exactly that many, or by doubling
+    /// (capped at the context) so that token-by-token appends copy the cache only a few times.
+    private func reserve(_ count: Int, exactly: Bool = false) {
         guard count > capacity else { return }
-        var newCapacity = max(capacity, min(64, neox.contextLength))
+        var newCapacity = exactly ? count : max(capacity, min(64, neox.contextLength))
         while newCapacity < count { newCapacity = min(newCapacity * 2, neox.contextLength) }
         let layers = neox.configuration.numHiddenLayers
         let used = tokens.count

@@ -64,6 +64,20 @@ struct SessionTests {
         #expect(maxAbsDifference(try model.logits(for: long), incremental) < 1e-4)
     }
 
+    @Test("reserving the cache up front (exactly, or past the context) changes no result, and growing past the reservation still works")
+    func reservation() throws {
+        let model = try ModelLoader.load(directory: modelDirectory("seq-f32-safetensors"))
+        let long = (0..<64).map { ($0 * 37) % 250 }
+        let full = try model.logits(for: long)
+        for reserved in [20, 64, 1_000] {
+            let session = model.makeSession()
+            session.reserveCapacity(reserved)
+            var incremental = [try session.append(Array(long[..<5]))]
+            for id in long[5...] { incremental.append(try session.append([id])) }
+            #expect(maxAbsDifference(Array(full[4...]), incremental) < 1e-4, "reserved \(reserved)")
+        }
+    }
+
     @Test("token ids outside the vocabulary are typed errors, not crashes")
     func outOfVocabulary() throws {
         let model = try ModelLoader.load(directory: modelDirectory("seq-f32-safetensors"))

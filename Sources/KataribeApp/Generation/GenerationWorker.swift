@@ -24,6 +24,10 @@ struct GenerationWorker {
     private func generate() throws(TextGenerationError) -> GenerationSummary {
         let prompt = prepared.promptTokens
         let session = model.model.makeSession()
+        // The whole reply's cache up front; an invalid limit is reported by the sampling session.
+        if let newTokens = try? prepared.parameters.maxNewTokens(promptLength: prompt.count) {
+            session.reserveCapacity(prompt.count + newTokens)
+        }
         let promptStart = ContinuousClock.now
         let promptLogits: [Float]
         do { promptLogits = try session.append(prompt) } catch { throw .model(error) }
