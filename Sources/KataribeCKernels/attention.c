@@ -36,19 +36,10 @@ KC_AVX2 static inline __m256 load8(const void *base, int kv_f16, long index) {
     return _mm256_loadu_ps((const float *)base + index);
 }
 
-/// Non-temporal prefetch of `bytes` bytes at `p`, one hint per cache line. Each cached position
-/// is read once per token, like the weights, so the kernels fetch it the same way (see
-/// gemv_quant.c: this Zen's prefetchers alone leave such streams short of loads in flight).
-KC_AVX2 static inline void prefetch_lines(const void *p, long bytes) {
-    for (long b = 0; b < bytes; b += 64) _mm_prefetch((const char *)p + b, _MM_HINT_NTA);
-}
-
-enum { CACHE_PREFETCH_BYTES = 2048 };
-
 KC_AVX2 static void scores_avx2(const float *q, const void *keys, int kv_f16, long dim, long count, float scale, float *scores) {
-    const long rowBytes = dim * (kv_f16 ? 2 : 4), ahead = (CACHE_PREFETCH_BYTES + rowBytes - 1) / rowBytes;
+    const long rowBytes = dim * (kv_f16 ? 2 : 4), ahead = (KC_PREFETCH_BYTES + rowBytes - 1) / rowBytes;
     for (long j = 0; j < count; j++) {
-        prefetch_lines((const char *)keys + (j + ahead) * rowBytes, rowBytes);
+        kc_prefetch_lines((const char *)keys + (j + ahead) * rowBytes, rowBytes);
         __m256 a = _mm256_setzero_ps(), b = a;
         long c = 0, row = j * dim;
         for (; c + 16 <= dim; c += 16) {
@@ -76,7 +67,7 @@ KC_AVX2 static void values_avx2(const float *p, const void *values, int kv_f16, 
     // still runs over j in order.
     enum { POSITIONS_PER_RUN = 32 };
     const long element = kv_f16 ? 2 : 4, rowBytes = dim * element;
-    const long ahead = (CACHE_PREFETCH_BYTES + rowBytes - 1) / rowBytes;
+    const long ahead = (KC_PREFETCH_BYTES + rowBytes - 1) / rowBytes;
     for (long c = 0; c < dim; c++) out[c] = 0;
     for (long j0 = 0; j0 < count; j0 += POSITIONS_PER_RUN) {
         const long j1 = j0 + POSITIONS_PER_RUN < count ? j0 + POSITIONS_PER_RUN : count;
@@ -87,7 +78,7 @@ KC_AVX2 static void values_avx2(const float *p, const void *values, int kv_f16, 
             __m256 a4 = _mm256_loadu_ps(out + c + 32), a5 = _mm256_loadu_ps(out + c + 40);
             __m256 a6 = _mm256_loadu_ps(out + c + 48), a7 = _mm256_loadu_ps(out + c + 56);
             for (long j = j0; j < j1; j++) {
-                if (c == 0) prefetch_lines((const char *)values + (j + ahead) * rowBytes, rowBytes);
+                if (c == 0) kc_prefetch_lines((const char *)values + (j + ahead) * rowBytes, rowBytes);
                 __m256 w = _mm256_broadcast_ss(p + j);
                 long row = j * dim + c;
                 a0 = _mm256_fmadd_ps(w, load8(values, kv_f16, row), a0);

@@ -78,17 +78,15 @@ KC_AVX2 static inline float hsum(__m256 v) {
     }
 
 
-// One row at a time: a task's rows are one linear stream, prefetched 2 KiB ahead with the
-// non-temporal hint (the weights are not read again within a token), one hint per cache line.
+// One row at a time: a task's rows are one linear stream, prefetched KC_PREFETCH_BYTES ahead.
 #define KC_GEMV_ONE_ROW(T, LOAD8, LOAD1)                                                         \
-    enum { PER_LINE = 64 / sizeof(T), AHEAD = 2048 / sizeof(T) };                                \
+    enum { AHEAD = KC_PREFETCH_BYTES / sizeof(T) };                                              \
     for (long r = r0; r < r1; r++) {                                                             \
         const T *w0 = w + r * cols;                                                              \
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                              \
         long k = 0;                                                                              \
         for (; k + 32 <= cols; k += 32) {                                                        \
-            for (int line = 0; line < 32; line += PER_LINE)                                      \
-                _mm_prefetch((const char *)(w0 + k + line + AHEAD), _MM_HINT_NTA);              \
+            kc_prefetch_lines(w0 + k + AHEAD, 32 * sizeof(T));                                  \
             a0 = _mm256_fmadd_ps(LOAD8(w0, k), _mm256_loadu_ps(x + k), a0);                      \
             a1 = _mm256_fmadd_ps(LOAD8(w0, k + 8), _mm256_loadu_ps(x + k + 8), a1);              \
             a2 = _mm256_fmadd_ps(LOAD8(w0, k + 16), _mm256_loadu_ps(x + k + 16), a2);            \

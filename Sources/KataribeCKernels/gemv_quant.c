@@ -13,8 +13,6 @@
 // weights are harmless hints.
 #include "internal.h"
 
-enum { PREFETCH_BYTES = 2048 };
-
 static void gemv_generic(const kc_qmatrix *m, int q4, long r0, long r1, const kc_qactivations *x,
                          float *y, const float *bias) {
     const int8_t *xq = x->codes;
@@ -86,7 +84,7 @@ KC_AVX2 static void gemv_q8_avx2(const kc_qmatrix *m, long r0, long r1, const kc
             __m256i sum = _mm256_setzero_si256();
             for (int b = 0; b < KC_SUBBLOCKS; b++) {
                 long o = sb * KC_SUPER + b * KC_BLOCK;
-                if ((b & 1) == 0) _mm_prefetch((const char *)(w + o + PREFETCH_BYTES), _MM_HINT_NTA);  // one per line
+                if ((b & 1) == 0) _mm_prefetch((const char *)(w + o + KC_PREFETCH_BYTES), _MM_HINT_NTA);  // one per line
                 sum = _mm256_add_epi32(sum, q8_block(_mm256_loadu_si256((const __m256i *)(w + o)),
                                                      _mm256_loadu_si256((const __m256i *)(xq + o)), _mm256_set1_epi16(c[b])));
             }
@@ -124,8 +122,8 @@ KC_AVX2 static void gemv_q4_avx2(const kc_qmatrix *m, long r0, long r1, const kc
             for (int b = 0; b < KC_SUBBLOCKS; b += 2) {
                 long o = sb * KC_SUPER + b * KC_BLOCK, pair = (sb * KC_SUPER + b * KC_BLOCK) / 2;
                 if ((b & 3) == 0) {  // 32 code bytes per step: every other step starts a line
-                    _mm_prefetch((const char *)(w0 + pair + PREFETCH_BYTES), _MM_HINT_NTA);
-                    _mm_prefetch((const char *)(w1 + pair + PREFETCH_BYTES), _MM_HINT_NTA);
+                    _mm_prefetch((const char *)(w0 + pair + KC_PREFETCH_BYTES), _MM_HINT_NTA);
+                    _mm_prefetch((const char *)(w1 + pair + KC_PREFETCH_BYTES), _MM_HINT_NTA);
                 }
                 __m256i xe = _mm256_loadu_si256((const __m256i *)(xq + o));
                 __m256i xo = _mm256_loadu_si256((const __m256i *)(xq + o + KC_BLOCK));

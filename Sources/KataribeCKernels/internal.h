@@ -12,6 +12,18 @@
 // Functions with this attribute may use AVX2/FMA/F16C intrinsics; they run only after kc_isa()
 // said the CPU has them, so the rest of the library stays portable.
 #define KC_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+/// How far ahead of a stream read once per token (weights, cached keys and values) the kernels
+/// prefetch: on the development machine (AMD Zen, two cores) the hardware prefetchers alone left
+/// these streams at about half the read bandwidth; 2 KiB was the best distance (docs/benchmarks.md).
+enum { KC_PREFETCH_BYTES = 2048 };
+
+/// Non-temporal prefetch of `bytes` bytes at `p`, one hint per cache line. Non-temporal because
+/// nothing streamed is read again within the token. Prefetches past the end of a buffer are
+/// harmless hints.
+static inline void kc_prefetch_lines(const void *p, long bytes) {
+    for (long b = 0; b < bytes; b += 64) _mm_prefetch((const char *)p + b, _MM_HINT_NTA);
+}
 #else
 #define KC_X86 0
 #endif
