@@ -4,13 +4,12 @@
 // multiply-add with D·T. Per 32 weights that leaves two multiplies on the integer unit and no
 // float work (see docs/benchmarks.md for what that buys on AVX2).
 //
-// The AVX2 kernels also prefetch each row stream 2 KiB ahead, one cache line at a time: without it
-// the hardware prefetchers of the development machine (AMD Zen, two cores) left the int8 loops
-// waiting on memory at about half the bandwidth a plain read reaches (q8: 10 → 19.7 GB/s, q4: 6.3 →
-// 12.4 GB/s of codes with two threads; the distance was swept from 0.5 to 4 KiB, on 2048- and
-// 8192-column rows). The non-temporal hint (the weights are not read again within a token) was
-// 1.5-2% faster than T0 in the model's sequence of products. Prefetches past the end of the
-// weights are harmless hints.
+// The AVX2 kernels also prefetch each row stream KC_PREFETCH_BYTES ahead (internal.h), one cache
+// line at a time: without it the hardware prefetchers of the development machine (AMD Zen, two
+// cores) left the int8 loops waiting on memory at about half the bandwidth a plain read reaches
+// (q8: 10 → 19.7 GB/s, q4: 6.3 → 12.4 GB/s of codes with two threads; the distance was swept from
+// 0.5 to 4 KiB, on 2048- and 8192-column rows). The non-temporal hint was 1.5-2% faster than T0
+// in the model's sequence of products.
 #include "internal.h"
 
 static void gemv_generic(const kc_qmatrix *m, int q4, long r0, long r1, const kc_qactivations *x,
@@ -84,7 +83,7 @@ KC_AVX2 static void gemv_q8_avx2(const kc_qmatrix *m, long r0, long r1, const kc
             __m256i sum = _mm256_setzero_si256();
             for (int b = 0; b < KC_SUBBLOCKS; b++) {
                 long o = sb * KC_SUPER + b * KC_BLOCK;
-                if ((b & 1) == 0) _mm_prefetch((const char *)(w + o + KC_PREFETCH_BYTES), _MM_HINT_NTA);  // one per line
+                if ((b & 1) == 0) kc_prefetch_lines(w + o + KC_PREFETCH_BYTES, 64);
                 sum = _mm256_add_epi32(sum, q8_block(_mm256_loadu_si256((const __m256i *)(w + o)),
                                                      _mm256_loadu_si256((const __m256i *)(xq + o)), _mm256_set1_epi16(c[b])));
             }
@@ -122,8 +121,8 @@ KC_AVX2 static void gemv_q4_avx2(const kc_qmatrix *m, long r0, long r1, const kc
             for (int b = 0; b < KC_SUBBLOCKS; b += 2) {
                 long o = sb * KC_SUPER + b * KC_BLOCK, pair = (sb * KC_SUPER + b * KC_BLOCK) / 2;
                 if ((b & 3) == 0) {  // 32 code bytes per step: every other step starts a line
-                    _mm_prefetch((const char *)(w0 + pair + KC_PREFETCH_BYTES), _MM_HINT_NTA);
-                    _mm_prefetch((const char *)(w1 + pair + KC_PREFETCH_BYTES), _MM_HINT_NTA);
+                    kc_prefetch_lines(w0 + pair + KC_PREFETCH_BYTES, 64);
+                    kc_prefetch_lines(w1 + pair + KC_PREFETCH_BYTES, 64);
                 }
                 __m256i xe = _mm256_loadu_si256((const __m256i *)(xq + o));
                 __m256i xo = _mm256_loadu_si256((const __m256i *)(xq + o + KC_BLOCK));
