@@ -21,7 +21,7 @@ let package = Package(
     products: [
         .executable(name: "kataribe", targets: ["KataribeCLI"]),
         .library(name: "Kataribe", targets: [
-            "KataribeTensor", "KataribeCheckpoint", "KataribeModels",
+            "KataribeSupport", "KataribeTensor", "KataribeCheckpoint", "KataribeModels",
             "KataribeTokenizers", "KataribeGeneration", "KataribeHub", "KataribeApp", "KataribeCompare", "KataribeServer",
         ]),
     ],
@@ -37,14 +37,17 @@ let package = Package(
         // Intrinsics Swift cannot emit (int8 dot products, GEMM micro-kernel, vector exp/erf) and
         // the thread pool, each with a portable fallback.
         .target(name: "KataribeCKernels", cSettings: fastC),
+        // Reading untrusted input safely: regular files only, sizes checked before allocating,
+        // file-derived text bounded and escaped before it reaches a terminal.
+        .target(name: "KataribeSupport"),
         // Tensors, dtypes and the numeric kernels (matmul, norms, activations, thread pool).
         .target(name: "KataribeTensor", dependencies: ["KataribeCKernels"], swiftSettings: fastRelease),
         // Reading checkpoints: config.json, safetensors, torch zip/pickle, sharded indexes.
-        .target(name: "KataribeCheckpoint", dependencies: ["KataribeTensor"], swiftSettings: fastRelease),
+        .target(name: "KataribeCheckpoint", dependencies: ["KataribeTensor", "KataribeSupport"], swiftSettings: fastRelease),
         // Model architectures (one file each) and their forward passes.
-        .target(name: "KataribeModels", dependencies: ["KataribeTensor", "KataribeCheckpoint"], swiftSettings: fastRelease),
+        .target(name: "KataribeModels", dependencies: ["KataribeTensor", "KataribeCheckpoint", "KataribeSupport"], swiftSettings: fastRelease),
         // tokenizer.json and SentencePiece tokenizers.
-        .target(name: "KataribeTokenizers", swiftSettings: fastRelease),
+        .target(name: "KataribeTokenizers", dependencies: ["KataribeSupport"], swiftSettings: fastRelease),
         // Logits processors, sampling, stopping, prompt formats, presets.
         .target(name: "KataribeGeneration", dependencies: ["KataribeModels", "KataribeTokenizers"], swiftSettings: fastRelease),
         // Hugging Face Hub: model ids -> local folders (cache compatible with huggingface_hub, downloads).
@@ -68,7 +71,7 @@ let package = Package(
         .target(
             name: "KataribeCompare",
             dependencies: [
-                "KataribeApp", "KataribeGeneration", "KataribeHub",
+                "KataribeApp", "KataribeGeneration", "KataribeHub", "KataribeSupport",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -89,7 +92,7 @@ let package = Package(
         .executableTarget(
             name: "KataribeCLI",
             dependencies: [
-                "KataribeTensor", "KataribeCheckpoint", "KataribeModels",
+                "KataribeSupport", "KataribeTensor", "KataribeCheckpoint", "KataribeModels",
                 "KataribeTokenizers", "KataribeGeneration", "KataribeHub", "KataribeApp", "KataribeCompare", "KataribeServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

@@ -1,3 +1,5 @@
+import KataribeSupport
+
 /// Why a checkpoint file could not be read. Always names the file, so a user with a directory of
 /// shards knows which one is broken.
 public struct CheckpointError: Error, CustomStringConvertible, Equatable, Sendable {
@@ -41,36 +43,41 @@ public struct CheckpointError: Error, CustomStringConvertible, Equatable, Sendab
 
     public var description: String { "\(file): \(reasonDescription)" }
 
+    /// Names and reasons can come from the file itself (tensor names, dtype strings, pickle
+    /// globals), so each is bounded and escaped before it reaches a terminal.
+    private func q(_ text: String) -> String { UntrustedText.quoted(text) }
+    private func r(_ text: String) -> String { UntrustedText.quoted(text, limit: 400) }
+
     public var reasonDescription: String {
         switch reason {
-        case .cannotOpen(let why): "cannot open: \(why)"
+        case .cannotOpen(let why): "cannot open: \(r(why))"
         case .noCheckpointFiles:
             "no checkpoint found (expected model.safetensors, model.safetensors.index.json, pytorch_model.bin or pytorch_model.bin.index.json)"
-        case .truncated(let what): "file is truncated: \(what)"
-        case .invalidHeader(let why): "invalid safetensors header: \(why)"
+        case .truncated(let what): "file is truncated: \(r(what))"
+        case .invalidHeader(let why): "invalid safetensors header: \(r(why))"
         case .offsetOutOfBounds(let tensor, let end, let available):
-            "tensor '\(tensor)' ends at byte \(end) but the data section has only \(available) bytes"
-        case .overlappingTensors(let a, let b): "tensors '\(a)' and '\(b)' overlap"
+            "tensor '\(q(tensor))' ends at byte \(end) but the data section has only \(available) bytes"
+        case .overlappingTensors(let a, let b): "tensors '\(q(a))' and '\(q(b))' overlap"
         case .sizeMismatch(let tensor, let expected, let actual):
-            "tensor '\(tensor)' has \(actual) bytes but its dtype and shape need \(expected)"
-        case .unknownDType(let tensor, let dtype): "tensor '\(tensor)' has unsupported dtype '\(dtype)'"
-        case .notAZipArchive(let why): "not a torch zip checkpoint: \(why)"
+            "tensor '\(q(tensor))' has \(actual) bytes but its dtype and shape need \(expected)"
+        case .unknownDType(let tensor, let dtype): "tensor '\(q(tensor))' has unsupported dtype '\(q(dtype))'"
+        case .notAZipArchive(let why): "not a torch zip checkpoint: \(r(why))"
         case .legacyTorchFormat:
             "unsupported legacy format: this torch file predates the zip container (torch < 1.6); re-save it with a newer torch"
-        case .compressedEntry(let name): "zip entry '\(name)' is compressed; torch checkpoints store tensors uncompressed"
-        case .missingEntry(let name): "zip entry '\(name)' is missing"
-        case .forbiddenGlobal(let name): "pickle refers to forbidden global '\(name)' (only torch tensor rebuilding is allowed)"
+        case .compressedEntry(let name): "zip entry '\(q(name))' is compressed; torch checkpoints store tensors uncompressed"
+        case .missingEntry(let name): "zip entry '\(q(name))' is missing"
+        case .forbiddenGlobal(let name): "pickle refers to forbidden global '\(q(name))' (only torch tensor rebuilding is allowed)"
         case .unsupportedOpcode(let op, let offset):
             "pickle opcode 0x\(String(op, radix: 16)) at byte \(offset) is not supported"
-        case .malformedPickle(let why): "malformed pickle: \(why)"
-        case .unsupportedTensor(let tensor, let why): "tensor '\(tensor)': \(why)"
-        case .invalidIndex(let why): "invalid shard index: \(why)"
-        case .duplicateTensor(let name): "tensor '\(name)' appears more than once"
-        case .tensorMissingFromShard(let tensor, let shard): "index maps '\(tensor)' to '\(shard)' but that shard lacks it"
-        case .notAQuantizedModel(let why): "not a Kataribe quantized model: \(why)"
+        case .malformedPickle(let why): "malformed pickle: \(r(why))"
+        case .unsupportedTensor(let tensor, let why): "tensor '\(q(tensor))': \(r(why))"
+        case .invalidIndex(let why): "invalid shard index: \(r(why))"
+        case .duplicateTensor(let name): "tensor '\(q(name))' appears more than once"
+        case .tensorMissingFromShard(let tensor, let shard): "index maps '\(q(tensor))' to '\(q(shard))' but that shard lacks it"
+        case .notAQuantizedModel(let why): "not a Kataribe quantized model: \(r(why))"
         case .unsupportedQuantizedVersion(let version):
-            "quantized model format version \(version) is not supported (this build reads version \(QuantizedCheckpoint.formatVersion)); delete the file to rebuild it"
-        case .invalidQuantizedModel(let why): "invalid quantized model: \(why)"
+            "quantized model format version \(q(version)) is not supported (this build reads version \(QuantizedCheckpoint.formatVersion)); delete the file to rebuild it"
+        case .invalidQuantizedModel(let why): "invalid quantized model: \(r(why))"
         case .cannotWrite(let why): "cannot write: \(why)"
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import KataribeSupport
 import KataribeTensor
 #if canImport(Glibc)
 import Glibc
@@ -15,19 +16,14 @@ public final class MappedFile: @unchecked Sendable {
 
     public init(url: URL) throws(CheckpointError) {
         self.url = url
-        let fd = open(url.path, O_RDONLY)
-        guard fd >= 0 else {
-            throw CheckpointError(file: url.path, .cannotOpen(String(cString: strerror(errno))))
+        // Refuses FIFOs, devices and directories before reading: a FIFO would block open(2) forever.
+        let opened: (descriptor: Int32, size: Int)
+        do { opened = try UntrustedFile.openRegular(url.path) } catch {
+            throw CheckpointError(file: url.path, .cannotOpen(error.reason))
         }
+        let fd = opened.descriptor
+        size = opened.size
         defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else {
-            throw CheckpointError(file: url.path, .cannotOpen(String(cString: strerror(errno))))
-        }
-        guard (info.st_mode & S_IFMT) == S_IFREG else {
-            throw CheckpointError(file: url.path, .cannotOpen("not a regular file"))
-        }
-        size = Int(info.st_size)
         if size == 0 {
             mapping = nil  // mmap rejects empty files; an empty file simply has no bytes
             return

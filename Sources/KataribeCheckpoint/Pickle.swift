@@ -1,15 +1,16 @@
 import KataribeTensor
 
-/// The values a torch checkpoint pickle can build. Lists and dicts are reference types because
-/// the pickle protocol fills them after they were memoized.
-indirect enum PickleValue {
+/// The values a torch checkpoint pickle can build. Containers are reference types: lists and dicts
+/// because the pickle protocol fills them after they were memoized, and all of them (tuples too)
+/// so that a `PickleArena` can take them apart without recursion.
+enum PickleValue {
     case none
     case bool(Bool)
     case int(Int)
     case float(Double)
     case string(String)
     case bytes([UInt8])
-    case tuple([PickleValue])
+    case tuple(PickleTuple)
     case list(PickleList)
     case dict(PickleDict)
     case global(AllowedGlobal)
@@ -34,10 +35,55 @@ indirect enum PickleValue {
     }
 }
 
+final class PickleTuple {
+    fileprivate(set) var items: [PickleValue]
+    init(_ items: [PickleValue]) { self.items = items }
+}
+
 final class PickleList { var items: [PickleValue] = [] }
 
 final class PickleDict {
     var pairs: [(key: PickleValue, value: PickleValue)] = []
+}
+
+/// Owns every container one pickle built. Freeing 100,000 nested lists or tuples the ordinary way
+/// recurses once per level (each container's deinit releases the next) and overflows the stack;
+/// `dismantle` empties every container while the arena still holds them all, so each release
+/// frees one shallow object. It also breaks the reference cycles that memo + APPEND can build.
+final class PickleArena {
+    private var tuples: [PickleTuple] = []
+    private var lists: [PickleList] = []
+    private var dicts: [PickleDict] = []
+
+    func tuple(_ items: [PickleValue]) -> PickleValue {
+        let tuple = PickleTuple(items)
+        tuples.append(tuple)
+        return .tuple(tuple)
+    }
+
+    func list(_ items: [PickleValue] = []) -> PickleList {
+        let list = PickleList()
+        list.items = items
+        lists.append(list)
+        return list
+    }
+
+    func dict() -> PickleDict {
+        let dict = PickleDict()
+        dicts.append(dict)
+        return dict
+    }
+
+    /// Empties every container; values read out of the pickle before this stay valid only as far
+    /// as they are not containers.
+    func dismantle() {
+        for tuple in tuples { tuple.items = [] }
+        for list in lists { list.items = [] }
+        for dict in dicts { dict.pairs = [] }
+        tuples = []
+        lists = []
+        dicts = []
+    }
 }
 
 /// The only globals a torch state dict needs. Anything else is refused by name before it
@@ -93,6 +139,15 @@ struct PickleMachine {
     private var marks: [Int] = []
     private var memo: [Int: PickleValue] = [:]
     private var position = 0
+    private let arena = PickleArena()
+
+    /// Frees everything the pickle built without recursion (see `PickleArena`). Call once the
+    /// values `run` returned are no longer needed, on success and on failure alike.
+    mutating func dismantle() {
+        stack = []
+        memo = [:]
+        arena.dismantle()
+    }
 
     init(path: String, bytes: UnsafeRawBufferPointer) {
         self.path = path
@@ -196,25 +251,23 @@ struct PickleMachine {
             case 0x42, 0x43:  // BINBYTES, SHORT_BINBYTES
                 let count = op == 0x42 ? Int(try littleEndian(4)) : Int(try byte())
                 stack.append(.bytes(Array(try take(count))))
-            case 0x29: stack.append(.tuple([]))  // EMPTY_TUPLE
-            case 0x74: stack.append(.tuple(try popToMark()))  // TUPLE
+            case 0x29: stack.append(arena.tuple([]))  // EMPTY_TUPLE
+            case 0x74: stack.append(arena.tuple(try popToMark()))  // TUPLE
             case 0x85:  // TUPLE1
-                stack.append(.tuple([try pop()]))
+                stack.append(arena.tuple([try pop()]))
             case 0x86:  // TUPLE2
                 let b = try pop(), a = try pop()
-                stack.append(.tuple([a, b]))
+                stack.append(arena.tuple([a, b]))
             case 0x87:  // TUPLE3
                 let c = try pop(), b = try pop(), a = try pop()
-                stack.append(.tuple([a, b, c]))
-            case 0x5D: stack.append(.list(PickleList()))  // EMPTY_LIST
+                stack.append(arena.tuple([a, b, c]))
+            case 0x5D: stack.append(.list(arena.list()))  // EMPTY_LIST
             case 0x6C:  // LIST
-                let list = PickleList()
-                list.items = try popToMark()
-                stack.append(.list(list))
-            case 0x7D: stack.append(.dict(PickleDict()))  // EMPTY_DICT
+                stack.append(.list(arena.list(try popToMark())))
+            case 0x7D: stack.append(.dict(arena.dict()))  // EMPTY_DICT
             case 0x64:  // DICT
                 let items = try popToMark()
-                let dict = PickleDict()
+                let dict = arena.dict()
                 try fill(dict, items)
                 stack.append(.dict(dict))
             case 0x61:  // APPEND
@@ -262,7 +315,7 @@ struct PickleMachine {
                 let arguments = try pop(), cls = try pop()
                 guard case .global(.orderedDict) = cls else { throw malformed("NEWOBJ of \(cls.kindName)") }
                 _ = arguments
-                stack.append(.dict(PickleDict()))
+                stack.append(.dict(arena.dict()))
             case 0x62:  // BUILD: only state on an OrderedDict (torch's `_metadata`) is expected.
                 let state = try pop()
                 guard case .dict = stack.last else { throw malformed("BUILD on \(stack.last?.kindName ?? "nothing")") }
@@ -290,22 +343,23 @@ struct PickleMachine {
     }
 
     private func call(_ callable: PickleValue, _ arguments: PickleValue) throws(CheckpointError) -> PickleValue {
-        guard case .global(let function) = callable, case .tuple(let args) = arguments else {
+        guard case .global(let function) = callable, case .tuple(let argumentTuple) = arguments else {
             throw malformed("REDUCE of \(callable.kindName) with \(arguments.kindName)")
         }
+        let args = argumentTuple.items
         switch function {
         case .orderedDict:
             guard args.isEmpty else { throw malformed("OrderedDict with arguments") }
-            return .dict(PickleDict())
+            return .dict(arena.dict())
         case .rebuildTensorV2:
             guard args.count == 6 || args.count == 7,
                   case .storage(let storage) = args[0], case .int(let offset) = args[1],
-                  case .tuple(let sizeValues) = args[2], case .tuple(let strideValues) = args[3]
+                  case .tuple(let sizeTuple) = args[2], case .tuple(let strideTuple) = args[3]
             else { throw malformed("unexpected _rebuild_tensor_v2 arguments") }
             if args.count == 7, case .dict(let metadata) = args[6], !metadata.pairs.isEmpty {
                 throw malformed("tensor metadata (conjugate/negative views) is not supported")
             }
-            let shape = try integers(sizeValues), strides = try integers(strideValues)
+            let shape = try integers(sizeTuple.items), strides = try integers(strideTuple.items)
             guard shape.count == strides.count, offset >= 0 else { throw malformed("tensor size and stride disagree") }
             return .tensor(PickledTensor(storage: storage, offset: offset, shape: shape, strides: strides))
         case .rebuildParameter:
@@ -326,7 +380,7 @@ struct PickleMachine {
     }
 
     private func persistentLoad(_ pid: PickleValue) throws(CheckpointError) -> PickleValue {
-        guard case .tuple(let parts) = pid, parts.count == 5,
+        guard case .tuple(let pidTuple) = pid, case let parts = pidTuple.items, parts.count == 5,
               case .string("storage") = parts[0], case .global(.storageType(let dtype)) = parts[1],
               case .string(let key) = parts[2], case .string = parts[3], case .int(let count) = parts[4], count >= 0
         else { throw malformed("persistent id is not a ('storage', type, key, location, numel) tuple") }

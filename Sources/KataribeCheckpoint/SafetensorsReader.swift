@@ -1,12 +1,13 @@
 import Foundation
+import KataribeSupport
 import KataribeTensor
 
 /// Reads a `.safetensors` file: an 8-byte little-endian header length, a JSON header
 /// `{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}`, then the data
 /// section the offsets point into. Tensors stay inside the memory mapping.
 public enum SafetensorsReader {
-    /// Headers of real checkpoints are well under a megabyte; anything past this is corrupt.
-    static let maximumHeaderLength = 100 * 1024 * 1024
+    /// The Rust reference loader's limit (`MAX_HEADER_SIZE`); real headers are well under a megabyte.
+    static let maximumHeaderLength = 100_000_000
 
     public static func read(url: URL) throws(CheckpointError) -> TensorCollection {
         try read(MappedFile(url: url))
@@ -20,7 +21,7 @@ public enum SafetensorsReader {
             throw fail(.truncated("\(file.size) bytes is shorter than the 8-byte header length"))
         }
         guard rawLength <= UInt64(maximumHeaderLength) else {
-            throw fail(.invalidHeader("header length \(rawLength) is implausible"))
+            throw fail(.invalidHeader("header length \(rawLength) is more than \(maximumHeaderLength) bytes"))
         }
         let headerLength = Int(rawLength)
         guard let headerBytes = reader.slice(8, headerLength) else {
@@ -44,14 +45,18 @@ public enum SafetensorsReader {
         var spans: [(begin: Int, end: Int, name: String)] = []
         for (name, value) in header {
             if name == "__metadata__" {
-                guard value is [String: Any] else { throw fail(.invalidHeader("__metadata__ is not an object")) }
+                // As the reference loader: a map of strings to strings, nothing else.
+                guard let metadata = value as? [String: Any] else { throw fail(.invalidHeader("__metadata__ is not an object")) }
+                if let key = metadata.first(where: { !($0.value is String) })?.key {
+                    throw fail(.invalidHeader("__metadata__ value of '\(UntrustedText.quoted(key))' is not a string"))
+                }
                 continue
             }
             guard let entry = value as? [String: Any],
                   let dtypeName = entry["dtype"] as? String,
                   let shapeValues = entry["shape"] as? [Any],
                   let offsetValues = entry["data_offsets"] as? [Any], offsetValues.count == 2
-            else { throw fail(.invalidHeader("entry '\(name)' lacks dtype, shape or data_offsets")) }
+            else { throw fail(.invalidHeader("entry '\(UntrustedText.quoted(name))' lacks dtype, shape or data_offsets")) }
             guard let dtype = DType(rawValue: dtypeName) else {
                 throw fail(.unknownDType(tensor: name, dtype: dtypeName))
             }
@@ -59,10 +64,10 @@ public enum SafetensorsReader {
             guard shape.count == shapeValues.count, shape.allSatisfy({ $0 >= 0 }),
                   let elementCount = checkedProduct(shape),
                   let expectedBytes = checkedProduct([elementCount, dtype.size])
-            else { throw fail(.invalidHeader("entry '\(name)' has an invalid shape")) }
+            else { throw fail(.invalidHeader("entry '\(UntrustedText.quoted(name))' has an invalid shape")) }
             guard let begin = exactInt(offsetValues[0]), let end = exactInt(offsetValues[1]),
                   begin >= 0, end >= begin
-            else { throw fail(.invalidHeader("entry '\(name)' has invalid data_offsets")) }
+            else { throw fail(.invalidHeader("entry '\(UntrustedText.quoted(name))' has invalid data_offsets")) }
             guard end <= dataSize else {
                 throw fail(.offsetOutOfBounds(tensor: name, end: end, available: dataSize))
             }
@@ -73,11 +78,22 @@ public enum SafetensorsReader {
             let tensor = RawTensor(dtype: dtype, shape: shape, storage: file.storage, byteOffset: dataStart + begin)
             try collection.insert(tensor, named: name, from: path)
         }
+        // The tensors must tile the data section exactly, as the reference loader demands: a gap,
+        // an overlap or bytes after the last tensor mean the header and the data disagree (a header
+        // length one byte short shifts every tensor and still "fits").
         spans.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
-        var previous: (begin: Int, end: Int, name: String)?
-        for span in spans where span.end > span.begin {
-            if let p = previous, span.begin < p.end { throw fail(.overlappingTensors(p.name, span.name)) }
-            previous = span
+        var covered = 0
+        var previous: String?
+        for span in spans {
+            if span.begin < covered, let previous { throw fail(.overlappingTensors(previous, span.name)) }
+            guard span.begin == covered else {
+                throw fail(.invalidHeader("bytes \(covered)..<\(span.begin) of the data section belong to no tensor"))
+            }
+            covered = span.end
+            previous = span.name
+        }
+        guard covered == dataSize else {
+            throw fail(.invalidHeader("the data section has \(dataSize) bytes but the tensors cover \(covered)"))
         }
         collection.addFile(file.url)
         return collection

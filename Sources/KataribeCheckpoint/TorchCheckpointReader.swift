@@ -31,6 +31,7 @@ public enum TorchCheckpointReader {
         let (pickleOffset, pickleCount) = try archive.data(of: pickleName)
         var machine = PickleMachine(
             path: path, bytes: UnsafeRawBufferPointer(rebasing: bytes[pickleOffset..<(pickleOffset + pickleCount)]))
+        defer { machine.dismantle() }
         let root = try machine.run()
         guard case .dict(let stateDict) = root else {
             throw CheckpointError(file: path, .malformedPickle("expected a state dict at the top level, found \(root.kindName)"))
@@ -78,6 +79,15 @@ public enum TorchCheckpointReader {
             throw unsupported("storage '\(storage.key)' claims \(storage.elementCount) elements but its entry has \(entryCount) bytes")
         }
         guard let elementCount = checkedProduct(pickled.shape) else { throw unsupported("shape \(pickled.shape) overflows") }
+        // A view never has more elements than its storage, and no element twice: a stride of 0 (or
+        // any overlap) would let a one-element storage claim 2^35 elements, which a copy would then
+        // allocate. torch refuses such views too. Checked before anything is allocated.
+        guard elementCount <= storage.elementCount else {
+            throw unsupported("shape \(pickled.shape) has \(elementCount) elements but its storage has \(storage.elementCount)")
+        }
+        if elementCount > 1, !isNonOverlapping(shape: pickled.shape, strides: pickled.strides) {
+            throw unsupported("strides \(pickled.strides) for shape \(pickled.shape) reuse elements (overlapping or broadcast views are not supported)")
+        }
         if elementCount == 0 {
             return RawTensor(dtype: storage.dtype, shape: pickled.shape, storage: file.storage, byteOffset: entryOffset)
         }
@@ -103,6 +113,20 @@ public enum TorchCheckpointReader {
             gather(source, into: out, shape: pickled.shape, strides: pickled.strides, elementSize: elementSize)
         }
         return RawTensor(dtype: storage.dtype, shape: pickled.shape, storage: copy, byteOffset: 0)
+    }
+
+    /// Whether distinct indices reach distinct elements: taken by increasing stride, each
+    /// dimension's stride must step past the furthest element the smaller ones reach (sizes of 1
+    /// never overlap). Sufficient, and exact for every layout torch.save writes.
+    static func isNonOverlapping(shape: [Int], strides: [Int]) -> Bool {
+        var extent = 1  // one past the furthest offset the dimensions placed so far reach
+        for (size, stride) in zip(shape, strides).filter({ $0.0 > 1 }).sorted(by: { $0.1 < $1.1 }) {
+            guard stride >= extent, let reach = checkedProduct([size - 1, stride]) else { return false }
+            let (sum, overflow) = extent.addingReportingOverflow(reach)
+            guard !overflow else { return false }
+            extent = sum
+        }
+        return true
     }
 
     static func isContiguous(shape: [Int], strides: [Int]) -> Bool {
