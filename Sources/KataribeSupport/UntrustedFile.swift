@@ -39,10 +39,10 @@ public enum UntrustedFile {
     /// anything else is refused before it is read. The caller closes the descriptor.
     public static func openRegular(_ path: String) throws(UntrustedFileError) -> (descriptor: Int32, size: Int) {
         let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-        guard fd >= 0 else { throw .cannotOpen(path: path, reason: String(cString: strerror(errno))) }
+        guard fd >= 0 else { throw .cannotOpen(path: path, reason: systemError(errno)) }
         var info = stat()
         guard fstat(fd, &info) == 0 else {
-            let reason = String(cString: strerror(errno))
+            let reason = systemError(errno)
             close(fd)
             throw .cannotOpen(path: path, reason: reason)
         }
@@ -71,7 +71,7 @@ public enum UntrustedFile {
             }
             if count < 0 {
                 if errno == EINTR { continue }
-                throw .readFailed(path: path, reason: String(cString: strerror(errno)))
+                throw .readFailed(path: path, reason: systemError(errno))
             }
             if count == 0 { break }  // the file shrank while being read: keep what was there
             filled += count
@@ -91,6 +91,12 @@ public enum UntrustedFile {
         #else
         Darwin.read(fd, buffer, count)
         #endif
+    }
+
+    /// `strerror` in the lower case the rest of a message uses ("no such file or directory").
+    static func systemError(_ code: Int32) -> String {
+        let text = String(cString: strerror(code))
+        return text.prefix(1).lowercased() + text.dropFirst()
     }
 
     static func kindName(_ type: mode_t) -> String {

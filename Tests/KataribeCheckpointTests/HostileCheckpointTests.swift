@@ -82,22 +82,13 @@ struct HostileCheckpointTests {
         let directory = try temporaryDirectory()
         let fifo = directory.appendingPathComponent("model.safetensors")
         #expect(mkfifo(fifo.path, 0o644) == 0)
-        let finished = ManagedFlag()
-        let outcome = ManagedBox<String>()
-        Thread.detachNewThread {
-            outcome.set("\(failure { _ = try SafetensorsReader.read(url: fifo) } as Any)")
-            finished.set()
-        }
-        let deadline = ContinuousClock.now + .seconds(20)
-        while !finished.isSet, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        if !finished.isSet {
+        let call = BlockingCall { "\(failure { _ = try SafetensorsReader.read(url: fifo) } as Any)" }
+        guard let outcome = try await call.value(within: .seconds(20)) else {
+            releaseFIFOReader(fifo)
             Issue.record("reading a FIFO blocked")
-            // Unblock the reader so the test process can finish.
-            let fd = open(fifo.path, O_WRONLY)
-            if fd >= 0 { close(fd) }
             return
         }
-        #expect(outcome.value?.contains("not a regular file (a FIFO)") == true)
+        #expect(outcome.contains("not a regular file (a FIFO)"))
         #expect(failure { _ = try SafetensorsReader.read(url: directory) } == .cannotOpen("not a regular file (a directory)"))
     }
 
@@ -159,17 +150,3 @@ struct HostileCheckpointTests {
     }
 }
 
-/// A flag and a box set from another thread and polled by an async test.
-final class ManagedFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    var isSet: Bool { lock.withLock { value } }
-    func set() { lock.withLock { value = true } }
-}
-
-final class ManagedBox<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: Value?
-    var value: Value? { lock.withLock { stored } }
-    func set(_ value: Value) { lock.withLock { stored = value } }
-}

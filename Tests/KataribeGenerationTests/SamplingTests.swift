@@ -124,3 +124,21 @@ struct SeededGeneratorTests {
         #expect(SeededGenerator.sampleSeed(.max, sampleIndex: 1) == 0)
     }
 }
+
+@Suite("Vanishing temperatures")
+struct VanishingTemperatureTests {
+    @Test("do_sample with a temperature below 1e-5 picks the most likely token (vLLM's rule) instead of failing on overflowed scores")
+    func tinyTemperatureIsGreedy() throws {
+        for temperature in [1e-38, 1e-20, 9.9e-6] {
+            let p = try GenerationParameters(doSample: true, temperature: temperature, topP: 0.9, repetitionPenalty: 1.3).resolved()
+            #expect(!p.drawsSamples)
+            #expect(LogitsProcessorChain(p).transformersNames == ["RepetitionPenaltyLogitsProcessor"])
+            let session = try SamplingSession(parameters: p, promptTokens: [2], seed: 7)
+            // Token 2 leads but was in the prompt: the repetition penalty still applies before the argmax.
+            var logits: [Float] = [0.5, 3.0, 3.5, -1.0]
+            #expect(try session.nextToken(logits: &logits) == 1)
+        }
+        let ordinary = try GenerationParameters(doSample: true, temperature: 1e-5).resolved()
+        #expect(ordinary.drawsSamples)
+    }
+}

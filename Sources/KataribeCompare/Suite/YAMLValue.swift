@@ -19,6 +19,9 @@ struct YAMLValue {
     /// An empty document is an error unless `allowEmpty`, when it reads as an empty mapping.
     static func document(yaml: String, file: String?, allowEmpty: Bool = false) throws -> YAMLValue {
         do {
+            do { try YAMLBudget.check(yaml) } catch {
+                throw CompareInputError(.syntax(problem: error.problem), file: file, line: error.line, column: error.column)
+            }
             guard let node = try Yams.compose(yaml: yaml) else {
                 if allowEmpty { return YAMLValue(node: Node([(Node, Node)]()), path: "", file: file) }
                 throw CompareInputError(.wrongType(expected: "a YAML mapping (the file is empty)"), file: file)

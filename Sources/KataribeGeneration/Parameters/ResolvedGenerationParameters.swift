@@ -20,6 +20,16 @@ public struct ResolvedGenerationParameters: Sendable, Equatable {
     public var seed: UInt64?
     public var stopStringHandling: StopStringHandling
 
+    /// Below this temperature sampling picks the most likely token, as vLLM does (`_SAMPLING_EPS`):
+    /// dividing logits by 1e-38 overflows them to infinities, and transformers itself then fails
+    /// inside `torch.multinomial`. The argmax of the scores before the temperature is the only
+    /// token such a distribution can give, and top-k/top-p/typical always keep it.
+    public static let greedyTemperature = 1e-5
+
+    /// Whether tokens are drawn at random: `do_sample` with a temperature of at least
+    /// `greedyTemperature`.
+    public var drawsSamples: Bool { doSample && temperature >= Self.greedyTemperature }
+
     /// transformers' `GenerationConfig._get_default_generation_params()` values for the fields above.
     public enum Defaults {
         public static let doSample = false

@@ -27,7 +27,7 @@ public struct LogitsProcessorChain: Sendable {
         if parameters.minNewTokens > 0, !parameters.eosTokenIds.isEmpty {
             chain.append(MinNewTokensProcessor(minNewTokens: parameters.minNewTokens, eosTokenIds: parameters.eosTokenIds))
         }
-        if parameters.doSample {
+        if parameters.drawsSamples {
             if parameters.temperature != 1.0 { chain.append(TemperatureWarper(temperature: parameters.temperature)) }
             if parameters.topK != 0 { chain.append(TopKWarper(topK: parameters.topK)) }
             if parameters.topP < 1.0 { chain.append(TopPWarper(topP: parameters.topP)) }

@@ -76,7 +76,7 @@ public final class SamplingSession {
             throw .invalidLogit(tokenID: bad, value: logits[bad])
         }
         chain.apply(logits, history: history, workspace: workspace)
-        let chosen = parameters.doSample
+        let chosen = parameters.drawsSamples
             ? TokenChooser.sample(UnsafeBufferPointer(logits), workspace: workspace, uniform: generator.nextUnitInterval())
             : TokenChooser.argmax(UnsafeBufferPointer(logits))
         guard let chosen else { throw .noCandidate }

@@ -40,8 +40,9 @@ struct RequestPlanner: Sendable {
         try validate(s)
         var p = GenerationParameters()
         if let temperature = s.temperature {
-            // OpenAI's temperature 0 means "always the most likely token".
-            if temperature == 0 {
+            // OpenAI's temperature 0 means "always the most likely token"; like vLLM, so does any
+            // temperature too small to divide logits by (see `greedyTemperature`).
+            if temperature < ResolvedGenerationParameters.greedyTemperature {
                 p.doSample = false
             } else {
                 p.doSample = true

@@ -1,3 +1,4 @@
+import KataribeSupport
 /// Why a tokenizer could not be loaded or used. Every case names the file (when there is one) and
 /// the reason, so a corrupt download or an unsupported component is reported, never crashed on.
 public enum TokenizerError: Error, CustomStringConvertible, Equatable, Sendable {
@@ -18,24 +19,28 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable, Sendable 
     /// Input text that cannot be tokenized (for example invalid UTF-8 read from a file or stdin).
     case invalidInput(reason: String)
 
+    /// Reasons quote tokens, patterns and type names from the file itself: bounded and escaped so a
+    /// hostile tokenizer cannot flood or repaint the terminal.
+    private func r(_ text: String) -> String { UntrustedText.quoted(text, limit: 400) }
+
     public var description: String {
         switch self {
         case let .unreadableFile(path, reason):
-            return "cannot read \(path): \(reason)"
+            return "cannot read \(path): \(r(reason))"
         case let .invalidJSON(path, offset, reason):
-            return "\(path): invalid JSON at byte \(offset): \(reason)"
+            return "\(path): invalid JSON at byte \(offset): \(r(reason))"
         case let .invalidProtobuf(path, offset, reason):
-            return "\(path): invalid protobuf at byte \(offset): \(reason)"
+            return "\(path): invalid protobuf at byte \(offset): \(r(reason))"
         case let .invalidModel(path, reason):
-            return "\(path): \(reason)"
+            return "\(path): \(r(reason))"
         case let .unsupportedComponent(path, component, type):
-            return "\(path): unsupported \(component) type \"\(type)\""
+            return "\(path): unsupported \(component) type \"\(UntrustedText.quoted(type))\""
         case let .invalidRegex(pattern, reason):
-            return "cannot use regular expression \(pattern.debugDescription): \(reason)"
+            return "cannot use regular expression \(UntrustedText.quoted(pattern.debugDescription)): \(r(reason))"
         case let .noTokenizerFiles(directory, reason):
             return "\(directory): \(reason)"
         case let .invalidInput(reason):
-            return "invalid input: \(reason)"
+            return "invalid input: \(r(reason))"
         }
     }
 }

@@ -54,7 +54,7 @@ struct HFTokenizerLoader {
                     normalizer.normalize(&text)
                     normalizedContent = text.bytes
                 }
-                added.add(AddedVocabulary.Token(
+                added.insertWithoutMatching(AddedVocabulary.Token(
                     id: id, content: content,
                     singleWord: try json.bool(object["single_word"], "\(context).single_word", default: false),
                     leftStrip: try json.bool(object["lstrip"], "\(context).lstrip", default: false),
@@ -63,6 +63,7 @@ struct HFTokenizerLoader {
                 maxAddedID = max(maxAddedID ?? id, id)
                 if special { specialIDs.insert(id) }
             }
+            added.rebuildMatchers()
         }
         let postProcessor = try optional(root["post_processor"]) { value throws(TokenizerError) in
             try makePostProcessor(value, model: model, added: added)

@@ -1,4 +1,5 @@
 import Foundation
+import KataribeSupport
 
 /// A SentencePiece `.model` with the behaviour of the `sentencepiece` library (0.2.x):
 /// `encode` is `SentencePieceProcessor.encode(text)` and `decode` is `decode(ids)`.
@@ -328,10 +329,11 @@ public struct SentencePieceTokenizer: Tokenizer {
 }
 
 /// Reads a whole file, turning I/O failures into `TokenizerError.unreadableFile`.
+/// FIFOs, devices and directories are refused before a byte is read (see `UntrustedFile`).
 func readFile(_ url: URL) throws(TokenizerError) -> [UInt8] {
     do {
-        return [UInt8](try Data(contentsOf: url))
+        return try UntrustedFile.read(url)
     } catch {
-        throw TokenizerError.unreadableFile(path: url.path, reason: error.localizedDescription)
+        throw TokenizerError.unreadableFile(path: url.path, reason: error.reason)
     }
 }
