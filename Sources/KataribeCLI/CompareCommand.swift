@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import KataribeSupport
 import KataribeCompare
 import KataribeGeneration
 
@@ -123,7 +124,7 @@ struct CompareCommand: AsyncParsableCommand {
     }
 
     static func fail(_ error: any Error) -> ExitCode {
-        FileHandle.standardError.write(Data("kataribe compare: \(error)\n".utf8))
+        FileHandle.standardError.write(Data("kataribe compare: \(UntrustedText.message("\(error)"))\n".utf8))
         return ExitCode(2)
     }
 

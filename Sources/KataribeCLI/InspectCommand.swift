@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KataribeSupport
 import KataribeModels
 
 /// `kataribe inspect --model DIR [--json]`
@@ -49,7 +50,8 @@ struct InspectCommand: ParsableCommand {
 enum CLIOutput {
     /// Prints `message` to stderr and exits with status 1.
     static func fail(_ message: String) -> Never {
-        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+        // Messages can quote files and servers: control characters escaped, length bounded.
+        FileHandle.standardError.write(Data("error: \(UntrustedText.message(message))\n".utf8))
         Foundation.exit(1)
     }
 

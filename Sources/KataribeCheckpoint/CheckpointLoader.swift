@@ -1,4 +1,5 @@
 import Foundation
+import KataribeSupport
 import KataribeTensor
 
 /// Finds and reads the weights in a Hugging Face model directory, whatever the container:
@@ -47,8 +48,8 @@ public enum CheckpointLoader {
     ) throws(CheckpointError) -> TensorCollection {
         let path = url.path
         let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw CheckpointError(file: path, .cannotOpen(error.localizedDescription))
+        do { data = try UntrustedFile.data(url, limit: 256 << 20) } catch {
+            throw CheckpointError(file: path, .cannotOpen(error.reason))
         }
         let json: Any
         do { json = try JSONSerialization.jsonObject(with: data) } catch {

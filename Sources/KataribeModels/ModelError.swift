@@ -1,3 +1,4 @@
+import KataribeSupport
 import Foundation
 import KataribeCheckpoint
 import KataribeTensor
@@ -20,23 +21,26 @@ public enum ModelError: Error, CustomStringConvertible, Equatable, Sendable {
     case emptyInput
     case invalidRewind(requested: Int, available: Int)
 
+    /// Keys, names and values here can come from the checkpoint itself: bounded and escaped.
+    private func q(_ text: String, _ limit: Int = UntrustedText.defaultLimit) -> String { UntrustedText.quoted(text, limit: limit) }
+
     public var description: String {
         switch self {
-        case .configUnreadable(let file, let reason): "\(file): cannot read config: \(reason)"
-        case .missingConfigKey(let file, let key): "\(file): missing required key '\(key)'"
-        case .invalidConfigValue(let file, let key, let reason): "\(file): invalid '\(key)': \(reason)"
+        case .configUnreadable(let file, let reason): "\(file): cannot read config: \(q(reason, 400))"
+        case .missingConfigKey(let file, let key): "\(file): missing required key '\(q(key))'"
+        case .invalidConfigValue(let file, let key, let reason): "\(file): invalid '\(q(key))': \(q(reason, 400))"
         case .unknownModelType(let file, let type):
-            "\(file): unknown model_type '\(type)' (supported: \(ModelLoader.supportedModelTypes.joined(separator: ", ")))"
-        case .unsupportedFeature(let file, let feature): "\(file): unsupported: \(feature)"
+            "\(file): unknown model_type '\(q(type))' (supported: \(ModelLoader.supportedModelTypes.joined(separator: ", ")))"
+        case .unsupportedFeature(let file, let feature): "\(file): unsupported: \(q(feature, 400))"
         case .modelTooLarge(let file, let needed, let available):
             "\(file): the model needs at least \(formatBytes(needed)) but this machine has \(formatBytes(available))"
-        case .missingTensor(let file, let name): "\(file): missing tensor '\(name)'"
+        case .missingTensor(let file, let name): "\(file): missing tensor '\(q(name))'"
         case .unusedTensors(let file, let names):
-            "\(file): \(names.count) unexpected tensor(s): \(names.prefix(8).joined(separator: ", "))\(names.count > 8 ? ", ..." : "")"
+            "\(file): \(names.count) unexpected tensor(s): \(names.prefix(8).map { q($0) }.joined(separator: ", "))\(names.count > 8 ? ", ..." : "")"
         case .shapeMismatch(let file, let name, let expected, let actual):
-            "\(file): tensor '\(name)' has shape \(actual), expected \(expected)"
+            "\(file): tensor '\(q(name))' has shape \(actual), expected \(expected)"
         case .unsupportedTensorType(let file, let name, let dtype):
-            "\(file): tensor '\(name)' is stored as \(dtype); weights must be float32, float16 or bfloat16"
+            "\(file): tensor '\(q(name))' is stored as \(dtype); weights must be float32, float16 or bfloat16"
         case .checkpoint(let error): error.description
         case .tokenOutOfRange(let token, let vocabularySize):
             "token id \(token) is outside the vocabulary (0..<\(vocabularySize))"

@@ -1,4 +1,5 @@
 import Foundation
+import KataribeSupport
 import KataribeCheckpoint
 import KataribeTensor
 
@@ -54,8 +55,9 @@ public enum ModelLoader {
         let url = directory.appendingPathComponent("config.json")
         let file = url.path
         let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw .configUnreadable(file: file, reason: FileManager.default.fileExists(atPath: file) ? "unreadable" : "file not found")
+        // Regular files only (a FIFO would block the read); config files are kilobytes.
+        do { data = try UntrustedFile.data(url, limit: 64 << 20) } catch {
+            throw .configUnreadable(file: file, reason: FileManager.default.fileExists(atPath: file) ? error.reason : "file not found")
         }
         let object: Any
         do { object = try JSONSerialization.jsonObject(with: data) } catch {

@@ -1,4 +1,5 @@
 import Foundation
+import KataribeSupport
 import KataribeApp
 import KataribeGeneration
 
@@ -46,13 +47,15 @@ public enum SuiteLoader {
     public static func load(file path: String) throws(CompareInputError) -> CompareSuite {
         let text: String
         do {
-            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            let data = try UntrustedFile.data(URL(fileURLWithPath: path), limit: 64 << 20)
             guard let decoded = String(data: data, encoding: .utf8) else {
                 throw CompareInputError(.unreadable(reason: "not UTF-8 text"), file: path)
             }
             text = decoded
         } catch let error as CompareInputError {
             throw error
+        } catch let error as UntrustedFileError {
+            throw CompareInputError(.unreadable(reason: error.reason), file: path)
         } catch {
             throw CompareInputError(.unreadable(reason: (error as NSError).localizedDescription), file: path)
         }

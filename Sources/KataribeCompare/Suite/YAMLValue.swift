@@ -1,4 +1,5 @@
 import Foundation
+import KataribeSupport
 import Yams
 
 /// A YAML node together with what an error about it must name: the file, the node's line and
@@ -37,7 +38,9 @@ struct YAMLValue {
         case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _),
              let .composer(context, problem, mark, _):
             let detail = context.map { "\($0.text) (line \($0.mark.line)): " } ?? ""
-            return CompareInputError(.syntax(problem: detail + problem), file: file, line: mark.line, column: mark.column)
+            // libyaml's context quotes the file: bounded and escaped like every quoted piece.
+            return CompareInputError(.syntax(problem: UntrustedText.quoted(detail + problem, limit: 400)), file: file,
+                                     line: mark.line, column: mark.column)
         case let .duplicatedKeysInMapping(duplicates, context):
             return CompareInputError(.duplicateKey(key: duplicates.joined(separator: ", ")), file: file,
                                      line: context.mark.line, column: context.mark.column)
