@@ -75,22 +75,69 @@ public struct HubConfiguration: Sendable {
 
 /// Exponential backoff for transient failures (connection errors, timeouts, 408, 429, 5xx), like
 /// huggingface_hub's `http_backoff`: 1 s doubling up to 8 s, five retries. A transfer that made progress
-/// starts its count afresh, so a flaky link still finishes a large file.
+/// starts its count afresh, so a flaky link still finishes a large file. Every loop that retries is bounded
+/// by these numbers.
 public struct RetryPolicy: Sendable {
     public var maxRetries: Int
     public var initialDelay: Duration
     public var maxDelay: Duration
+    /// Retries after no connection could be made at all (the name does not resolve, the port refuses, the
+    /// network is unreachable, the connect timed out), with pauses of at most one second. Few and short:
+    /// an offline machine or a mistyped HF_ENDPOINT does not recover within a backoff, and the user should
+    /// hear so in seconds rather than after a minute and a half of silence.
+    public var maxConnectRetries: Int
+    /// The most requests one file may take in one run, progress or not. Progress restarts the retry count,
+    /// so without this a server that sends a few bytes per connection could keep a download going forever;
+    /// what arrived stays in the partial file for the next run.
+    public var maxAttemptsPerFile: Int
 
-    public init(maxRetries: Int = 5, initialDelay: Duration = .seconds(1), maxDelay: Duration = .seconds(8)) {
+    public init(
+        maxRetries: Int = 5, initialDelay: Duration = .seconds(1), maxDelay: Duration = .seconds(8),
+        maxConnectRetries: Int = 2, maxAttemptsPerFile: Int = 100
+    ) {
         self.maxRetries = max(0, maxRetries)
         self.initialDelay = initialDelay
         self.maxDelay = maxDelay
+        self.maxConnectRetries = max(0, maxConnectRetries)
+        self.maxAttemptsPerFile = max(1, maxAttemptsPerFile)
     }
 
     func delay(afterAttempt attempt: Int) -> Duration {
         var delay = initialDelay
         for _ in 0..<max(0, attempt) where delay < maxDelay { delay = delay * 2 }
         return min(delay, maxDelay)
+    }
+
+    func connectDelay(afterAttempt attempt: Int) -> Duration {
+        min(delay(afterAttempt: attempt), .seconds(1))
+    }
+}
+
+/// One operation's failures counted against a `RetryPolicy`: failures to connect draw on the short
+/// budget, everything else on the long one.
+struct RetryBudget {
+    let policy: RetryPolicy
+    private var failures = 0
+    private var connectFailures = 0
+
+    init(_ policy: RetryPolicy) { self.policy = policy }
+
+    /// The pause before the next try, or nil when the budget is spent.
+    mutating func delay(afterConnectFailure isConnectFailure: Bool) -> Duration? {
+        if isConnectFailure {
+            guard connectFailures < policy.maxConnectRetries else { return nil }
+            defer { connectFailures += 1 }
+            return policy.connectDelay(afterAttempt: connectFailures)
+        }
+        guard failures < policy.maxRetries else { return nil }
+        defer { failures += 1 }
+        return policy.delay(afterAttempt: failures)
+    }
+
+    /// New bytes arrived: the link works, so the failures before no longer predict the next ones.
+    mutating func progressMade() {
+        failures = 0
+        connectFailures = 0
     }
 }
 

@@ -115,7 +115,7 @@ struct ResilienceTests {
         try await withFakeHub([repo], maxRetries: 2) { hub, client, _ in
             hub.inject(.status(500, headers: [:]), for: "config.json", times: 100)
             let error = await hubError { try await client.download(repo: repo.id) }
-            guard case .httpStatus(_, 500) = error else {
+            guard case .httpStatus(_, 500, _) = error else {
                 Issue.record("expected HTTP 500, got \(String(describing: error))")
                 return
             }
@@ -130,7 +130,7 @@ struct ResilienceTests {
             let again = try await client.download(repo: repo.id)
             #expect(again.folder == downloaded.folder && again.downloadedFiles.isEmpty)
             let error = await hubError { try await client.download(repo: Repos.bothFormats.id) }
-            guard case .httpStatus(_, 503) = error else {
+            guard case .httpStatus(_, 503, _) = error else {
                 Issue.record("an uncached model reports the server error, got \(String(describing: error))")
                 return
             }

@@ -32,7 +32,13 @@ struct BlobDownloader {
             tracker.resumed(partial.size)
         }
 
-        try await transfer(file, into: partial, verifier: &verifier)
+        do {
+            try await transfer(file, into: partial, verifier: &verifier)
+        } catch let error as HubError {
+            // An empty partial file is no head start, and its presence would only suggest one.
+            if partial.size == 0 { FileSystem.remove(partial.url) }
+            throw error.keeping(partial.size > 0 ? PartialDownload(path: partial.url.path, bytes: partial.size) : nil)
+        }
 
         if let expected = file.size, partial.size != expected {
             tracker.discarded(partial.size)
@@ -50,41 +56,74 @@ struct BlobDownloader {
     }
 
     /// Streams the body, retrying with backoff on transient failures; each retry resumes from what is on
-    /// disk, and an attempt that received data resets the retry count (as huggingface_hub's `http_get`).
+    /// disk, and an attempt that got further than any before resets the retry count (as huggingface_hub's
+    /// `http_get`). Bounded three ways: the retry count, `maxAttemptsPerFile`, and restarts from zero
+    /// counting as failures.
     private func transfer(_ file: FileMetadata, into partial: BlobFile, verifier: inout BlobVerifier) async throws {
-        let retry = session.configuration.retry
-        var failures = 0
-        while true {
+        let policy = session.configuration.retry
+        var budget = RetryBudget(policy)
+        // Progress is measured against the furthest point reached, not the size before the attempt: a
+        // server that makes us restart from zero and then drops the connection again would otherwise look
+        // like progress every time and never use up the budget.
+        var furthest = partial.size
+        for attempt in 1... {
             if let expected = file.size, partial.size == expected { return }
-            let before = partial.size
+            let outcome: AttemptOutcome
             do {
-                let finished = try await attempt(file, into: partial, verifier: &verifier)
-                if finished { return }
-                // 416 on a partial file that is not the full size: its prefix is unusable; start over.
-                tracker.discarded(partial.size)
-                try partial.truncate()
-                verifier.reset()
+                outcome = try await self.attempt(file, into: partial, verifier: &verifier)
             } catch let failure as TransientFailure {
-                if partial.size > before { failures = 0 }
-                guard failures < retry.maxRetries else { throw failure.finalError }
-                try await Task.sleep(for: retry.delay(afterAttempt: failures))
-                failures += 1
+                if partial.size > furthest {
+                    furthest = partial.size
+                    budget.progressMade()
+                }
+                guard attempt < policy.maxAttemptsPerFile,
+                      let delay = budget.delay(afterConnectFailure: failure.isConnectFailure)
+                else { throw failure.finalError }
+                try await Task.sleep(for: delay)
+                continue
             }
+            guard case .restart(let reason) = outcome else { return }
+            // The bytes on disk cannot be continued from what the server sends: start over from byte 0.
+            tracker.discarded(partial.size)
+            try partial.truncate()
+            verifier.reset()
+            guard attempt < policy.maxAttemptsPerFile, let delay = budget.delay(afterConnectFailure: false) else {
+                FileSystem.remove(partial.url)
+                throw HubError.badRangeResponse(repo: repo.rawValue, path: file.path, reason: reason)
+            }
+            try await Task.sleep(for: delay)
         }
     }
 
-    /// One GET; returns false when the server refused the range (416) so the caller restarts from zero.
-    private func attempt(_ file: FileMetadata, into partial: BlobFile, verifier: inout BlobVerifier) async throws -> Bool {
+    private enum AttemptOutcome {
+        /// The body was received in full (its size and hash are checked afterwards).
+        case finished
+        /// The answer cannot continue the partial file; nothing of it was written.
+        case restart(reason: String)
+    }
+
+    /// One GET from the end of the partial file.
+    private func attempt(_ file: FileMetadata, into partial: BlobFile, verifier: inout BlobVerifier) async throws -> AttemptOutcome {
         let context = RequestContext.file(repo: repo, revision: commit, path: file.path)
         let offset = partial.size
         let (response, url) = try await session.openTransfer(file.downloadURL, from: offset, context: context)
+        // Returning without reading `response.body` drops it, which cancels the request: an answer we
+        // refuse can be as large as the file, so it is not drained.
         let status = Int(response.status.code)
         if status == 416 {
-            _ = try? await response.body.collect(upTo: 1 << 20)
-            // Everything was already there when the size is unknown: accept and let the hash decide.
-            return file.size == nil
+            // With the size unknown, a partial file may already be all there is: accept it and let the hash
+            // decide. From byte 0, or with the size known (a complete file never gets here), it is nonsense.
+            if file.size == nil && offset > 0 { return .finished }
+            return .restart(reason: "416 Range Not Satisfiable for a request from byte \(offset)")
         }
-        if offset > 0 && !(status == 206 && contentRangeStart(response.headers.first(name: "Content-Range")) == offset) {
+        if status == 206 {
+            if let problem = ContentRange.problem(
+                response.headers.first(name: "Content-Range"), offset: offset, expectedSize: file.size,
+                contentLength: response.headers.first(name: "Content-Length")
+            ) {
+                return .restart(reason: problem)
+            }
+        } else if offset > 0 {
             // The server ignored the range (200): the body is the whole file, so drop the prefix.
             tracker.discarded(partial.size)
             try partial.truncate()
@@ -111,17 +150,61 @@ struct BlobDownloader {
             throw session.classify(error, url: url)
         }
         if let expected = file.size, partial.size < expected {
-            // The connection ended early without an error (no Content-Length on a chunked body).
+            // The connection ended early without an error (no Content-Length on a chunked body), or the
+            // server sent a shorter range than asked for; the next attempt continues from here.
             throw TransientFailure(finalError: .network(url: url, reason: "the transfer ended early"))
         }
-        return true
+        return .finished
     }
 }
 
-/// `bytes 100-199/200` -> 100.
-private func contentRangeStart(_ header: String?) -> Int64? {
-    guard let header, header.hasPrefix("bytes ") else { return nil }
-    return header.dropFirst(6).split(separator: "-").first.flatMap { Int64($0) }
+/// `Content-Range: bytes FIRST-LAST/COMPLETE` (RFC 9110 §14.4), COMPLETE being `*` when unknown.
+struct ContentRange: Equatable {
+    let first: Int64
+    let last: Int64
+    let complete: Int64?
+
+    /// Parses the one form a 206 answer to a single range has; nil for anything else.
+    init?(_ header: String) {
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[0].lowercased() == "bytes" else { return nil }
+        let rangeAndLength = parts[1].split(separator: "/", omittingEmptySubsequences: false)
+        guard rangeAndLength.count == 2 else { return nil }
+        let bounds = rangeAndLength[0].split(separator: "-", omittingEmptySubsequences: false)
+        guard bounds.count == 2, let first = Self.number(bounds[0]), let last = Self.number(bounds[1]), first <= last
+        else { return nil }
+        var complete: Int64?
+        if rangeAndLength[1] != "*" {
+            guard let length = Self.number(rangeAndLength[1]), last < length else { return nil }
+            complete = length
+        }
+        (self.first, self.last, self.complete) = (first, last, complete)
+    }
+
+    /// Digits only: `Int64(_:)` would also take a sign.
+    private static func number(_ text: Substring) -> Int64? {
+        guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
+        return Int64(text)
+    }
+
+    /// Why a 206 answer cannot continue a partial file of `offset` bytes, nil when it can. Appending a body
+    /// that starts anywhere else would shift every byte after the seam; the hash would catch that, but
+    /// only after the whole transfer, and a resume would then meet the same answer again.
+    static func problem(_ header: String?, offset: Int64, expectedSize: Int64?, contentLength: String?) -> String? {
+        guard let header else { return "a 206 answer without Content-Range" }
+        let quoted = ServerText.sanitized(header, limit: 80)
+        guard let range = ContentRange(header) else { return "malformed Content-Range '\(quoted)'" }
+        if range.first != offset {
+            return "Content-Range '\(quoted)' starts at byte \(range.first), but the request asked for byte \(offset)"
+        }
+        if let expectedSize, let complete = range.complete, complete != expectedSize {
+            return "Content-Range '\(quoted)' gives the file \(complete) bytes, but the hub announced \(expectedSize)"
+        }
+        if let contentLength, Int64(contentLength) != range.last - range.first + 1 {
+            return "Content-Length \(ServerText.sanitized(contentLength, limit: 30)) does not match Content-Range '\(quoted)'"
+        }
+        return nil
+    }
 }
 
 /// Checks a blob against its ETag: a 64-hex ETag is the sha256 of an LFS file, a 40-hex one the git blob
@@ -133,14 +216,15 @@ struct BlobVerifier {
     private let size: Int64?
 
     init(etag: String, size: Int64?) {
-        self.etag = etag
+        // Digests come out in lower case; a hash announced in upper case is the same hash.
+        self.etag = isHexHash(etag) ? etag.lowercased() : etag
         self.size = size
         kind = .none
         reset()
     }
 
     mutating func reset() {
-        let isHex = etag.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
+        let isHex = isHexHash(etag)
         if isHex && etag.utf8.count == 64 {
             kind = .sha256(SHA256())
         } else if isHex && etag.utf8.count == 40, let size {

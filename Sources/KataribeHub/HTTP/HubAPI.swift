@@ -11,7 +11,8 @@ struct ModelInfo: Sendable {
 /// Where and what a file is, from `HEAD {endpoint}/{repo}/resolve/{commit}/{path}`.
 struct FileMetadata: Sendable {
     let path: String
-    /// The blob name: `X-Linked-Etag` (LFS: sha256) or `ETag` (git blob sha1), without quotes or `W/`.
+    /// The blob name: `X-Linked-Etag` (LFS: sha256) or `ETag` (git blob sha1), without quotes or `W/`, and
+    /// in lower case when it is a hash.
     let etag: String
     let size: Int64?
     /// The URL to GET: the redirect target (a CDN) when there is one.
@@ -52,7 +53,7 @@ extension HubSession {
             throw HubError.badServerResponse(url: url, reason: "no X-Repo-Commit header")
         }
         guard let etag = normalizeETag(headers.first(name: "X-Linked-Etag") ?? headers.first(name: "ETag")),
-              !etag.isEmpty, !etag.contains("/"), etag != ".", etag != ".."
+              isUsableBlobName(etag)
         else {
             throw HubError.badServerResponse(url: url, reason: "no usable ETag, so the file cannot be verified or cached")
         }
@@ -67,11 +68,30 @@ extension HubSession {
     }
 }
 
-/// `W/"abc"` and `"abc"` both become `abc` (huggingface_hub's `_normalize_etag`).
+/// `W/"abc"` and `"abc"` both become `abc` (huggingface_hub's `_normalize_etag`), and a hash in upper
+/// case becomes lower case: hashes are case-insensitive, the cache names blobs in lower case (as the hub
+/// and huggingface_hub do), and only a hash the verifier recognises gets checked, so an upper-case
+/// spelling must neither create a second blob nor slip through unverified.
 func normalizeETag(_ etag: String?) -> String? {
     guard var value = etag?.trimmingCharacters(in: .whitespaces) else { return nil }
     if value.hasPrefix("W/") { value.removeFirst(2) }
-    return value.trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+    value = value.trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+    return isHexHash(value) ? value.lowercased() : value
+}
+
+/// 40 (git sha1) or 64 (sha256) hex digits, in either case.
+func isHexHash(_ text: String) -> Bool {
+    (text.utf8.count == 40 || text.utf8.count == 64) && text.utf8.allSatisfy { byte in
+        (byte >= 48 && byte <= 57) || (byte >= 97 && byte <= 102) || (byte >= 65 && byte <= 70)
+    }
+}
+
+/// The ETag becomes a file name in `blobs/` (plus `.incomplete` or `.lock`) and appears in messages: visible
+/// ASCII only (what RFC 9110 allows in an entity tag, less obs-text), no path separators, short enough
+/// for any file system.
+private func isUsableBlobName(_ etag: String) -> Bool {
+    !etag.isEmpty && etag.utf8.count <= 200 && etag != "." && etag != ".."
+        && etag.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "/") && $0 != UInt8(ascii: "\\") }
 }
 
 /// Python's `urllib.parse.quote` (`safe=""` for revisions, `safe="/"` for file paths).

@@ -2,6 +2,13 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The answer to a metadata request: status, headers and the URL that produced them (after same-origin
 /// redirects).
@@ -35,6 +42,10 @@ final class HubSession: Sendable {
             decompression: .disabled
         )
         clientConfiguration.connectionPool.idleTimeout = .seconds(30)
+        // Left on, the pool keeps retrying a failed connection until the connect timeout and only then fails
+        // the request: 10 s of silence per try with no network. Off, the failure comes back at once and
+        // RetryBudget decides, with its short budget for connection failures.
+        clientConfiguration.connectionPool.retryConnectionEstablishment = false
         client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: clientConfiguration)
     }
 
@@ -74,8 +85,8 @@ final class HubSession: Sendable {
                     current = target
                     continue
                 }
+                try await check(response, url: current, context: context)
                 let body = method == .HEAD ? nil : try await collect(response.body, limit: bodyLimit, url: current)
-                try check(status: status, headers: response.headers, url: current, context: context)
                 return (ResponseHead(status: status, headers: response.headers, url: current), body)
             }
             throw HubError.tooManyRedirects(url: url)
@@ -99,30 +110,23 @@ final class HubSession: Sendable {
                 current = target
                 continue
             }
-            let status = Int(response.status.code)
-            if status != 416 {
-                do {
-                    try check(status: status, headers: response.headers, url: current, context: context)
-                } catch {
-                    _ = try? await response.body.collect(upTo: 1 << 20)
-                    throw error
-                }
+            if response.status.code != 416 {
+                try await check(response, url: current, context: context)
             }
             return (response, current)
         }
         throw HubError.tooManyRedirects(url: url)
     }
 
-    /// Retries `operation` on transient failures with exponential backoff.
+    /// Retries `operation` on transient failures with backoff, within the retry policy's budget.
     func retrying<T>(url: String, _ operation: () async throws -> T) async throws -> T {
-        var attempt = 0
+        var budget = RetryBudget(configuration.retry)
         while true {
             do {
                 return try await operation()
             } catch let failure as TransientFailure {
-                guard attempt < configuration.retry.maxRetries else { throw failure.finalError }
-                try await Task.sleep(for: configuration.retry.delay(afterAttempt: attempt))
-                attempt += 1
+                guard let delay = budget.delay(afterConnectFailure: failure.isConnectFailure) else { throw failure.finalError }
+                try await Task.sleep(for: delay)
             }
         }
     }
@@ -131,14 +135,22 @@ final class HubSession: Sendable {
     func classify(_ error: any Error, url: String) -> any Error {
         if error is HubError || error is TransientFailure || error is CancellationError { return error }
         if Task.isCancelled { return CancellationError() }
+        let connectTimeout = "no answer to the connection attempt within "
+            + String(format: "%g", configuration.metadataTimeout.inSeconds) + " s"
         if let clientError = error as? HTTPClientError {
-            if [HTTPClientError.readTimeout, .connectTimeout, .deadlineExceeded, .writeTimeout].contains(clientError) {
+            if clientError == .connectTimeout {
+                return TransientFailure(finalError: .cannotConnect(url: url, reason: connectTimeout), isConnectFailure: true)
+            }
+            if [HTTPClientError.readTimeout, .deadlineExceeded, .writeTimeout].contains(clientError) {
                 return TransientFailure(finalError: .timedOut(url: url))
             }
             if clientError == .cancelled { return CancellationError() }
         }
         if let channelError = error as? ChannelError, case .connectTimeout = channelError {
-            return TransientFailure(finalError: .timedOut(url: url))
+            return TransientFailure(finalError: .cannotConnect(url: url, reason: connectTimeout), isConnectFailure: true)
+        }
+        if let reason = connectionFailureReason(error) {
+            return TransientFailure(finalError: .cannotConnect(url: url, reason: reason), isConnectFailure: true)
         }
         return TransientFailure(finalError: .network(url: url, reason: String(describing: error)))
     }
@@ -185,10 +197,13 @@ final class HubSession: Sendable {
     }
 
     /// Maps an error status to the error a user can act on; transient ones (408, 429, 5xx) are retried.
-    private func check(status: Int, headers: HTTPHeaders, url: String, context: RequestContext) throws {
+    private func check(_ response: HTTPClientResponse, url: String, context: RequestContext) async throws {
+        let status = Int(response.status.code)
         guard !(200..<300).contains(status) else { return }
+        let headers = response.headers
+        let message = await serverMessage(response)
         if status == 408 || status == 429 || (500..<600).contains(status) {
-            throw TransientFailure(finalError: .httpStatus(url: url, status: status))
+            throw TransientFailure(finalError: .httpStatus(url: url, status: status, message: message))
         }
         let tokenSent = sendsToken(to: url)
         let (repo, revision, path): (RepoID, String, String?) = switch context {
@@ -209,15 +224,89 @@ final class HubSession: Sendable {
         case 404:
             if let path { throw HubError.fileNotFound(repo: repo.rawValue, revision: revision, path: path) }
             throw HubError.repositoryNotFound(repo: repo.rawValue, tokenSent: tokenSent)
-        default: throw HubError.httpStatus(url: url, status: status)
+        default: throw HubError.httpStatus(url: url, status: status, message: message)
         }
+    }
+
+    /// What the server says went wrong, as huggingface_hub shows it: `X-Error-Message`, else the body's
+    /// JSON `error`, else the body's text. Only the first few KiB are read (an error page can be any size;
+    /// dropping the rest of the body cancels the request) and the result is made safe to print.
+    private func serverMessage(_ response: HTTPClientResponse) async -> String? {
+        let readLimit = 4096
+        var text = response.headers.first(name: "X-Error-Message") ?? ""
+        if text.isEmpty {
+            var bytes: [UInt8] = []
+            do {
+                for try await chunk in response.body {
+                    bytes += chunk.readableBytesView.prefix(readLimit - bytes.count)
+                    if bytes.count >= readLimit { break }
+                }
+            } catch {
+                // A body that breaks off still says what it said so far.
+            }
+            struct HubErrorBody: Decodable { let error: String }
+            if let body = try? JSONDecoder().decode(HubErrorBody.self, from: Data(bytes)) {
+                text = body.error
+            } else {
+                text = String(decoding: bytes, as: UTF8.self)
+            }
+        }
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return trimmed.isEmpty ? nil : ServerText.sanitized(trimmed)
     }
 }
 
 /// A failure worth retrying; `finalError` is what the user sees once retries are exhausted.
 struct TransientFailure: Error {
     let finalError: HubError
+    /// No connection could be made: retried only briefly (`RetryPolicy.maxConnectRetries`).
+    var isConnectFailure = false
 }
+
+/// Why no connection could be made, when that is what `error` says: a host name that does not resolve, or
+/// an address that refuses, cannot be routed to or does not exist here. NIOPosix reports these inside its
+/// `NIOConnectionError`; KataribeHub does not depend on NIOPosix directly, so that error's fields are read
+/// by reflection, while the errors inside it are NIOCore types.
+func connectionFailureReason(_ error: any Error) -> String? {
+    if let unknown = error as? SocketAddressError.UnknownHost {
+        return "the host name '\(unknown.host)' could not be resolved: \(unknown.errorDescription)"
+    }
+    if let ioError = error as? IOError, connectionErrnos.contains(ioError.errnoCode) {
+        return FileSystem.errnoText(ioError.errnoCode)
+    }
+    guard String(describing: type(of: error)) == "NIOConnectionError" else { return nil }
+    var host = ""
+    var dnsError: (any Error)?
+    var attempts: [any Error] = []
+    for child in Mirror(reflecting: error).children {
+        switch child.label {
+        case "host": host = child.value as? String ?? ""
+        case "dnsAError", "dnsAAAAError": dnsError = dnsError ?? unwrapOptionalError(child.value)
+        case "connectionErrors":
+            for failure in Mirror(reflecting: child.value).children {
+                for field in Mirror(reflecting: failure.value).children where field.label == "error" {
+                    if let inner = unwrapOptionalError(field.value) { attempts.append(inner) }
+                }
+            }
+        default: break
+        }
+    }
+    if let refusal = attempts.lazy.compactMap(connectionFailureReason).first { return refusal }
+    if let attempt = attempts.first { return String(describing: attempt) }
+    if let dnsError, let reason = connectionFailureReason(dnsError) { return reason }
+    // Neither lookup produced an address to try.
+    return "the host name '\(host)' could not be resolved" + (dnsError.map { " (\($0))" } ?? "")
+}
+
+private func unwrapOptionalError(_ value: Any) -> (any Error)? {
+    if let error = value as? any Error { return error }
+    let mirror = Mirror(reflecting: value)
+    guard mirror.displayStyle == .optional, let some = mirror.children.first else { return nil }
+    return some.value as? any Error
+}
+
+/// errno values that mean the far end cannot be reached at all, as opposed to a connection that broke.
+private let connectionErrnos: Set<Int32> = [ECONNREFUSED, ENETUNREACH, EHOSTUNREACH, EADDRNOTAVAIL, ENETDOWN, EHOSTDOWN]
 
 /// scheme, host and port: the unit the token is bound to.
 struct Origin: Equatable {

@@ -63,6 +63,13 @@ enum Fault: Sendable {
     case announcedSize(Int64)
     /// Answers a Range request with the whole file (200), as some proxies do.
     case ignoreRange
+    /// Answers a Range request with 206 and a body and `Content-Range` that start this many bytes before
+    /// the requested offset (a broken cache in front of the CDN). Requests without Range get the file.
+    case rangeStartsEarly(by: Int)
+    /// Answers every GET, with or without Range, with 206, this `Content-Range` and the whole file as body.
+    case contentRange(String)
+    /// Answers every GET, with or without Range, with 416 Range Not Satisfiable.
+    case notSatisfiable
 }
 
 /// A loopback HTTP server speaking the hub protocol (model info, resolve with redirect to a second
@@ -72,8 +79,11 @@ final class FakeHub: Sendable {
         var repos: [String: FakeRepo] = [:]
         var requests: [RecordedRequest] = []
         var faults: [String: (fault: Fault, times: Int)] = [:]
-        var apiFault: (status: Int, headers: [String: String])?
+        var apiFault: (status: Int, headers: [String: String], body: [UInt8])?
         var cdnHops = 0
+        var cdnOrigin: String?
+        var upperCaseETags = false
+        var announcedETags: [String] = []
         var children: [any Channel] = []
     }
 
@@ -82,7 +92,9 @@ final class FakeHub: Sendable {
     private let ports = NIOLockedValueBox<(hub: Int, cdn: Int)>((0, 0))
 
     var endpoint: String { "http://127.0.0.1:\(ports.withLockedValue { $0.hub })" }
-    var cdnOrigin: String { "http://127.0.0.1:\(ports.withLockedValue { $0.cdn })" }
+    var cdnOrigin: String {
+        state.withLockedValue { $0.cdnOrigin } ?? "http://127.0.0.1:\(ports.withLockedValue { $0.cdn })"
+    }
 
     private init() {}
 
@@ -108,9 +120,15 @@ final class FakeHub: Sendable {
     }
 
     /// Every model-info request answers this status.
-    func failModelInfo(status: Int, headers: [String: String] = [:]) {
-        state.withLockedValue { $0.apiFault = (status, headers) }
+    func failModelInfo(status: Int, headers: [String: String] = [:], body: [UInt8] = []) {
+        state.withLockedValue { $0.apiFault = (status, headers, body) }
     }
+
+    /// LFS files redirect to this origin instead of the fake CDN (a CDN that cannot be reached).
+    func redirectCDN(to origin: String) { state.withLockedValue { $0.cdnOrigin = origin } }
+
+    /// HEAD answers announce every ETag in upper case, as a non-hub server might.
+    func announceUpperCaseETags() { state.withLockedValue { $0.upperCaseETags = true } }
 
     /// LFS downloads go through this many extra redirects on the CDN before the bytes.
     func setCDNHops(_ hops: Int) { state.withLockedValue { $0.cdnHops = hops } }
@@ -118,6 +136,9 @@ final class FakeHub: Sendable {
     func update(_ repo: FakeRepo) { state.withLockedValue { $0.repos[repo.id] = repo } }
 
     var requests: [RecordedRequest] { state.withLockedValue { $0.requests } }
+
+    /// The ETags resolve answers carried (`X-Linked-Etag` for LFS files, `ETag` for git ones), as sent.
+    var announcedETags: [String] { state.withLockedValue { $0.announcedETags } }
 
     /// GETs that transferred this file's bytes (resolve for git files, CDN for LFS ones).
     func contentRequests(_ path: String, in repo: FakeRepo) -> [RecordedRequest] {
@@ -161,7 +182,7 @@ final class FakeHub: Sendable {
         // /api/models/{org}/{name}/revision/{rev}
         if segments.count == 6, segments[0] == "api", segments[1] == "models", segments[4] == "revision" {
             if let fault = state.withLockedValue({ $0.apiFault }) {
-                return Reply(status: fault.status, headers: fault.headers)
+                return Reply(status: fault.status, headers: fault.headers, body: fault.body)
             }
             let (repoID, revision) = ("\(segments[2])/\(segments[3])", segments[5])
             guard let repo = state.withLockedValue({ $0.repos[repoID] }) else {
@@ -196,17 +217,22 @@ final class FakeHub: Sendable {
         if case .status(let status, let headers) = fault {
             return Reply(status: status, headers: headers.merging(["X-Repo-Commit": commit]) { $1 })
         }
+        let announced = state.withLockedValue { state in
+            let spelling = state.upperCaseETags ? etag.uppercased() : etag
+            state.announcedETags.append(spelling)
+            return spelling
+        }
         if repo.lfs.contains(filePath) {
             var size = String(content.count)
             if case .announcedSize(let announced) = fault { size = String(announced) }
             let hops = state.withLockedValue { $0.cdnHops }
             let location = hops > 0 ? "\(cdnOrigin)/hop/\(hops)/\(etag)" : "\(cdnOrigin)/cdn/\(etag)?signature=abc"
             return Reply(status: 302, headers: [
-                "X-Repo-Commit": commit, "X-Linked-Etag": "\"\(etag)\"", "X-Linked-Size": size,
+                "X-Repo-Commit": commit, "X-Linked-Etag": "\"\(announced)\"", "X-Linked-Size": size,
                 "ETag": "\"0123456789012345678901234567890123456789\"", "Location": location,
             ])
         }
-        var reply = Reply(status: 200, headers: ["X-Repo-Commit": commit, "ETag": "\"\(etag)\""], body: content)
+        var reply = Reply(status: 200, headers: ["X-Repo-Commit": commit, "ETag": "\"\(announced)\""], body: content)
         reply.apply(fault)
         return reply
     }
@@ -230,8 +256,20 @@ final class FakeHub: Sendable {
             return head.method == .GET
         })
         var reply: Reply
+        let rangeStart = head.headers.first(name: "Range").flatMap { range in
+            range.hasPrefix("bytes=") ? Int(range.dropFirst(6).split(separator: "-").first ?? "") : nil
+        }
+        if case .notSatisfiable = fault {
+            return Reply(status: 416, headers: ["Content-Range": "bytes */\(content.count)"])
+        }
         if case .ignoreRange = fault {
             reply = Reply(status: 200, body: content)
+        } else if case .contentRange(let header) = fault {
+            reply = Reply(status: 206, headers: ["Content-Range": header], body: content)
+        } else if case .rangeStartsEarly(let early) = fault, let from = rangeStart, from > 0, from < content.count {
+            let start = max(0, from - early)
+            reply = Reply(status: 206, headers: ["Content-Range": "bytes \(start)-\(content.count - 1)/\(content.count)"],
+                          body: Array(content[start...]))
         } else if let range = head.headers.first(name: "Range"), range.hasPrefix("bytes="),
            let from = Int(range.dropFirst(6).split(separator: "-").first ?? ""), from <= content.count {
             guard from < content.count else {

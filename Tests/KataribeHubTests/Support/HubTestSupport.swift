@@ -1,5 +1,10 @@
 import Foundation
 import KataribeHub
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// A fresh cache folder, removed afterwards.
 func withTemporaryDirectory<T>(_ body: (URL) async throws -> T) async throws -> T {
@@ -12,7 +17,7 @@ func withTemporaryDirectory<T>(_ body: (URL) async throws -> T) async throws -> 
 /// Short timeouts and quick retries so fault tests finish in seconds.
 func testConfiguration(
     hub: FakeHub?, cache: URL, token: String? = nil, offline: Bool = false,
-    readTimeout: Duration = .seconds(5), maxRetries: Int = 3
+    readTimeout: Duration = .seconds(5), maxRetries: Int = 3, maxAttemptsPerFile: Int = 100
 ) -> HubConfiguration {
     HubConfiguration(
         endpoint: hub?.endpoint ?? "http://127.0.0.1:9",
@@ -21,8 +26,47 @@ func testConfiguration(
         offline: offline,
         metadataTimeout: .seconds(5),
         readTimeout: readTimeout,
-        retry: RetryPolicy(maxRetries: maxRetries, initialDelay: .milliseconds(10), maxDelay: .milliseconds(40))
+        retry: RetryPolicy(
+            maxRetries: maxRetries, initialDelay: .milliseconds(10), maxDelay: .milliseconds(40),
+            maxAttemptsPerFile: maxAttemptsPerFile
+        )
     )
+}
+
+/// A loopback port where a connection is refused at once: the socket is bound, so no other test can take
+/// the port, but never listens.
+final class RefusingPort: Sendable {
+    let port: Int
+    private let descriptor: Int32
+
+    init() throws {
+        #if canImport(Glibc)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #else
+        let fd = socket(AF_INET, SOCK_STREAM, 0)
+        #endif
+        guard fd >= 0 else { throw POSIXError(.EBADF) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { generic in
+                bind(fd, generic, length) == 0 && getsockname(fd, generic, &length) == 0
+            }
+        }
+        guard bound else {
+            close(fd)
+            throw POSIXError(.EADDRNOTAVAIL)
+        }
+        descriptor = fd
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit { close(descriptor) }
+
+    var endpoint: String { "http://127.0.0.1:\(port)" }
 }
 
 /// Starts a fake hub serving `repos` and a client on a fresh cache; stops and cleans up afterwards.
