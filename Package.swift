@@ -20,6 +20,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "kataribe", targets: ["KataribeCLI"]),
+        .executable(name: "kataribe-fuzz", targets: ["KataribeFuzz"]),
         .library(name: "Kataribe", targets: [
             "KataribeSupport", "KataribeTensor", "KataribeCheckpoint", "KataribeModels",
             "KataribeTokenizers", "KataribeGeneration", "KataribeHub", "KataribeApp", "KataribeCompare", "KataribeServer",
@@ -97,6 +98,16 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: fastRelease
+        ),
+        // The fuzzing harness: seeded mutations against every parser of untrusted bytes, with the
+        // crash/hang capture (signal handler on its own stack, watchdog) in C.
+        .target(name: "KataribeFuzzSupport"),
+        .executableTarget(
+            name: "KataribeFuzz",
+            dependencies: [
+                "KataribeFuzzSupport", "KataribeCheckpoint", "KataribeModels", "KataribeTokenizers", "KataribeCompare",
+                "KataribeServer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         // Locates committed fixtures (Tests/Fixtures) and the optional ../shared assets for tests.
         .target(name: "KataribeTestSupport", path: "Tests/KataribeTestSupport"),

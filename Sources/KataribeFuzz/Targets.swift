@@ -1,0 +1,156 @@
+import Foundation
+import KataribeCheckpoint
+import KataribeCompare
+import KataribeModels
+import KataribeServer
+import KataribeTokenizers
+
+/// What one input did: parsed, or was refused with a typed error. Anything else (a crash, a trap,
+/// a hang) is caught by the runner's signal handler and watchdog.
+enum Outcome { case accepted, rejected }
+
+/// A parser of untrusted bytes, its seeds (committed under Tests/Fuzz/seeds/<name>, plus fixture
+/// files that already exist) and the tokens its format is made of.
+struct FuzzTarget: Sendable {
+    let name: String
+    let summary: String
+    let seedPaths: [String]
+    let dictionary: [String]
+    let maximumSize: Int
+    let run: @Sendable (_ bytes: [UInt8], _ scratch: URL) -> Outcome
+
+    static let jsonTokens = ["{", "}", "[", "]", ",", ":", "\"", "\\u0000", "\\ud800", "null", "true", "-1", "1e999",
+                             "9999999999999999999", "0.5", "\"\":", "[[[[[[[[", "{\"a\":"]
+
+    static let all: [FuzzTarget] = [
+        FuzzTarget(
+            name: "safetensors", summary: "safetensors header and data section (SafetensorsReader)",
+            seedPaths: ["Tests/Fuzz/seeds/safetensors"],
+            dictionary: jsonTokens + ["\"dtype\"", "\"shape\"", "\"data_offsets\"", "\"__metadata__\"", "\"F16\"", "\"BF16\"", "\"I64\""],
+            maximumSize: 1 << 20
+        ) { bytes, scratch in
+            let url = scratch.appendingPathComponent("model.safetensors")
+            return readTensors(bytes, url) { try SafetensorsReader.read(url: $0) }
+        },
+        FuzzTarget(
+            name: "torch-zip", summary: "torch .bin zip container, pickle and tensor views (TorchCheckpointReader)",
+            seedPaths: ["Tests/Fixtures/engine/tensors/mixed.bin", "Tests/Fixtures/engine/tensors/parameter.bin", "Tests/Fixtures/engine/bad"],
+            dictionary: ["PK\u{03}\u{04}", "PK\u{01}\u{02}", "PK\u{05}\u{06}", "PK\u{06}\u{06}", "data.pkl", "byteorder"],
+            maximumSize: 1 << 20
+        ) { bytes, scratch in
+            let url = scratch.appendingPathComponent("pytorch_model.bin")
+            return readTensors(bytes, url) { try TorchCheckpointReader.read(url: $0) }
+        },
+        FuzzTarget(
+            name: "pickle", summary: "the restricted unpickler alone (data.pkl wrapped in a valid zip)",
+            seedPaths: ["Tests/Fuzz/seeds/pickle"],
+            dictionary: ["\u{80}\u{02}", "(", ")", "]", "}", "t", "l", "d", "a", "e", "s", "u", "R", "Q", "b", "\u{94}",
+                         "ctorch._utils\n_rebuild_tensor_v2\n", "ctorch\nFloatStorage\n", "ccollections\nOrderedDict\n",
+                         "cos\nsystem\n", "X\u{05}\u{00}\u{00}\u{00}", "\u{8A}\u{08}", "q\u{01}", "h\u{01}", "."],
+            maximumSize: 1 << 18
+        ) { bytes, scratch in
+            let url = scratch.appendingPathComponent("pickle.bin")
+            return readTensors(StoredZip.torchArchive(pickle: bytes), url) { try TorchCheckpointReader.read(url: $0) }
+        },
+        FuzzTarget(
+            name: "config-json", summary: "config.json of a model folder (ModelLoader)",
+            seedPaths: ["Tests/Fuzz/seeds/config-json", "Models/demo-calm/config.json", "Models/demo-rinna-sft/config.json"],
+            dictionary: jsonTokens + ["\"model_type\"", "\"gpt_neox\"", "\"hidden_size\"", "\"num_attention_heads\"", "\"rotary_pct\"", "0", "4294967296"],
+            maximumSize: 1 << 16
+        ) { bytes, scratch in
+            let folder = scratch.appendingPathComponent("model")
+            try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            guard (try? Data(bytes).write(to: folder.appendingPathComponent("config.json"))) != nil else { return .rejected }
+            do { _ = try ModelLoader.load(directory: folder) } catch { return .rejected }
+            return .accepted
+        },
+        FuzzTarget(
+            name: "tokenizer-json", summary: "tokenizer.json (HFTokenizer), then encode and decode",
+            seedPaths: ["Tests/Fuzz/seeds/tokenizer-json", "Tests/Fixtures/tokenizers/opencalm-style-bpe/tokenizer.json",
+                        "Models/demo-calm/tokenizer.json"],
+            dictionary: jsonTokens + ["\"added_tokens\"", "\"normalizer\"", "\"pre_tokenizer\"", "\"Sequence\"", "\"Split\"",
+                                      "\"ByteLevel\"", "\"Metaspace\"", "\"BPE\"", "\"Unigram\"", "\"WordPiece\"", "\"Regex\"",
+                                      "\"(a+)+$\"", "\"\\\\p{L}+\"", "\"merges\"", "\"vocab\""],
+            maximumSize: 1 << 20
+        ) { bytes, _ in
+            guard let tokenizer = try? HFTokenizer(jsonBytes: bytes, path: "fuzz.json") else { return .rejected }
+            let ids = tokenizer.encode(sampleText, addSpecialTokens: true)
+            _ = tokenizer.decode(ids, skipSpecialTokens: false)
+            return .accepted
+        },
+        FuzzTarget(
+            name: "sentencepiece", summary: "SentencePiece .model protobuf, then encode and decode",
+            seedPaths: ["Tests/Fixtures/tokenizers/custom-charsmap-unigram/custom.model"],
+            dictionary: ["\u{0A}", "\u{12}", "\u{1A}", "\u{22}", "\u{08}", "\u{10}", "\u{15}", "\u{FF}\u{FF}\u{FF}\u{FF}\u{0F}"],
+            maximumSize: 1 << 20
+        ) { bytes, _ in
+            guard let tokenizer = try? SentencePieceTokenizer(modelBytes: bytes, path: "fuzz.model") else { return .rejected }
+            _ = tokenizer.decode(tokenizer.encode(sampleText, addSpecialTokens: true), skipSpecialTokens: false)
+            return .accepted
+        },
+        FuzzTarget(
+            name: "suite-yaml", summary: "compare suite YAML (SuiteLoader)",
+            seedPaths: ["Tests/Fuzz/seeds/suite-yaml", "Examples/demo.yaml", "Examples/seed-article.yaml"],
+            dictionary: ["&a ", "*a", "? ", ": ", "- ", "[", "]", "{", "}", "<<: ", "!!binary ", "|\n", ">\n", "\n  ", "\t", "%YAML 1.1\n", "---\n"],
+            maximumSize: 1 << 16
+        ) { bytes, _ in
+            do { _ = try SuiteLoader.parse(yaml: String(decoding: bytes, as: UTF8.self), file: "fuzz.yaml") } catch { return .rejected }
+            return .accepted
+        },
+        FuzzTarget(
+            name: "http-body", summary: "OpenAI request bodies for /v1/completions and /v1/chat/completions",
+            seedPaths: ["Tests/Fuzz/seeds/http-body"],
+            dictionary: jsonTokens + ["\"prompt\"", "\"messages\"", "\"role\"", "\"content\"", "\"max_tokens\"", "\"stop\"",
+                                      "\"logit_bias\"", "\"temperature\"", "\"n\"", "\"stream\"", "\"type\"", "\"text\""],
+            maximumSize: 1 << 16
+        ) { bytes, _ in
+            let data = Data(bytes)
+            let problems = RequestBodyDecoding.Endpoint.allCases.map { RequestBodyDecoding.problem(with: data, for: $0) }
+            return problems.contains { $0 == nil } ? .accepted : .rejected
+        },
+    ]
+
+    static let sampleText = "吾輩は猫である。名前はまだ無い。 Hello,  world!\n\tfunc f() { return 1 } 🍣🍺 <|endoftext|></s>"
+
+    /// Writes the input as a file, reads it, and touches every byte each tensor claims (so a view
+    /// past the mapping faults here, not somewhere later).
+    static func readTensors(_ bytes: [UInt8], _ url: URL, _ read: (URL) throws -> TensorCollection) -> Outcome {
+        guard (try? Data(bytes).write(to: url)) != nil else { return .rejected }
+        guard let tensors = try? read(url) else { return .rejected }
+        for name in tensors.names {
+            guard let tensor = tensors[name] else { continue }
+            _ = tensor.bytes.reduce(0) { $0 &+ Int($1) }
+        }
+        return .accepted
+    }
+}
+
+/// A minimal STORED zip, enough to carry a fuzzed pickle into the torch reader.
+enum StoredZip {
+    static func torchArchive(pickle: [UInt8]) -> [UInt8] {
+        build([("archive/data.pkl", pickle), ("archive/byteorder", Array("little".utf8)),
+               ("archive/data/0", [UInt8](repeating: 0, count: 64))])
+    }
+
+    static func build(_ entries: [(String, [UInt8])]) -> [UInt8] {
+        var out: [UInt8] = [], central: [UInt8] = []
+        func u16(_ v: Int, _ into: inout [UInt8]) { into += [UInt8(v & 0xFF), UInt8(v >> 8 & 0xFF)] }
+        func u32(_ v: Int, _ into: inout [UInt8]) { for i in 0..<4 { into.append(UInt8(v >> (8 * i) & 0xFF)) } }
+        for (name, data) in entries {
+            let offset = out.count, nameBytes = Array(name.utf8)
+            u32(0x0403_4B50, &out); u16(20, &out); u16(0, &out); u16(0, &out); u16(0, &out); u16(0, &out); u32(0, &out)
+            u32(data.count, &out); u32(data.count, &out); u16(nameBytes.count, &out); u16(0, &out)
+            out += nameBytes + data
+            u32(0x0201_4B50, &central); u16(20, &central); u16(20, &central); u16(0, &central); u16(0, &central)
+            u16(0, &central); u16(0, &central); u32(0, &central); u32(data.count, &central); u32(data.count, &central)
+            u16(nameBytes.count, &central); u16(0, &central); u16(0, &central); u16(0, &central); u16(0, &central)
+            u32(0, &central); u32(offset, &central)
+            central += nameBytes
+        }
+        let centralOffset = out.count
+        out += central
+        u32(0x0605_4B50, &out); u16(0, &out); u16(0, &out); u16(entries.count, &out); u16(entries.count, &out)
+        u32(central.count, &out); u32(centralOffset, &out); u16(0, &out)
+        return out
+    }
+}
