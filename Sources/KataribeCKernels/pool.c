@@ -3,6 +3,13 @@
 // counter for a while after each region (the next one usually follows within microseconds), then
 // sleep on a condition variable. Tasks are handed out through an atomic counter, so a core that
 // another process interrupts simply takes fewer of them.
+//
+// A region is open (odd generation) while its tasks are handed out and closed (even) once the
+// caller has run out of tasks. Workers join only while it is open, and the caller waits only for
+// the workers that joined. Counting helpers in up front instead made every region wait until each
+// helper had been scheduled at least once: on a machine whose cores are busy with other
+// processes a descheduled helper costs a scheduler slice (milliseconds) per region, and
+// generation fell 20-60x below one thread.
 #define _POSIX_C_SOURCE 200809L  // clock_gettime under strict C modes
 #include "internal.h"
 #include <pthread.h>
@@ -23,12 +30,12 @@ typedef struct {
     pthread_mutex_t owner;      // held by the thread running a region
     pthread_mutex_t sleep_lock;
     pthread_cond_t wake;
-    atomic_uint_fast64_t generation;  // bumped once per region
+    atomic_uint_fast64_t generation;  // odd while a region is open, even when closed
     atomic_long next_task;
-    atomic_int active;            // workers still inside the current region
+    atomic_int active;            // workers that joined the current region and have not left it
     atomic_int sleepers;
     long tasks;
-    int participants;             // workers (not counting the caller) in the current region
+    int participants;             // workers (not counting the caller) that may join the region
     kc_task_fn fn;
     void *context;
     int workers;                  // started so far
@@ -68,49 +75,55 @@ static void run_tasks(void) {
 
 typedef struct {
     int index;
-    uint_fast64_t generation;  // the last region before this worker existed
+    uint_fast64_t generation;  // the generation when this worker was started
 } worker_start;
+
+static inline int is_open(uint_fast64_t generation) { return (int)(generation & 1); }
+
+/// Whether `now` is an open region this worker has not handled yet.
+static inline int is_new_region(uint_fast64_t now, uint_fast64_t handled) {
+    return is_open(now) && now != handled;
+}
 
 static void *worker_main(void *arg) {
     worker_start start = *(worker_start *)arg;
     free(arg);
     int index = start.index;
     inside_task = 1;
-    // Not the current generation: a region published before this thread got to run must still
-    // be joined, since the caller counted this worker in.
-    uint_fast64_t seen = start.generation;
+    // A region published before this thread got to run is joined if it is still open.
+    uint_fast64_t handled = start.generation - 1;
     for (;;) {
         uint_fast64_t now = atomic_load_explicit(&pool.generation, memory_order_acquire);
-        if (now == seen) {
-            long start = monotonic_nanoseconds();
-            for (int spin = 1; now == seen; spin++) {
+        if (!is_new_region(now, handled)) {
+            long start_time = monotonic_nanoseconds();
+            for (int spin = 1; !is_new_region(now, handled); spin++) {
                 cpu_relax();
                 now = atomic_load_explicit(&pool.generation, memory_order_acquire);
                 if ((spin & 63) == 0) {
-                    long waited = monotonic_nanoseconds() - start;
+                    long waited = monotonic_nanoseconds() - start_time;
                     if (waited > spin_nanoseconds) break;
                     if (waited > pure_spin_nanoseconds) sched_yield();
                 }
             }
         }
-        if (now == seen) {
+        if (!is_new_region(now, handled)) {
             pthread_mutex_lock(&pool.sleep_lock);
             // seq_cst pairs with the caller's generation bump then sleepers read: one of the two
             // sees the other, so a wake-up is never lost.
             atomic_fetch_add(&pool.sleepers, 1);
-            while ((now = atomic_load(&pool.generation)) == seen) {
+            while (!is_new_region(now = atomic_load(&pool.generation), handled)) {
                 pthread_cond_wait(&pool.wake, &pool.sleep_lock);
             }
             atomic_fetch_sub(&pool.sleepers, 1);
             pthread_mutex_unlock(&pool.sleep_lock);
         }
-        seen = now;
-        // Only the first `participants` workers join; the rest go back to waiting. The caller
-        // counted the participants into `active` before publishing the generation.
-        if (index < pool.participants) {
-            run_tasks();
-            atomic_fetch_sub_explicit(&pool.active, 1, memory_order_release);
-        }
+        handled = now;
+        // Join, then check the region is still open. Both are seq_cst, as are the caller's close
+        // and its read of `active`: either the caller sees this worker and waits for it, or this
+        // worker sees the region closed and leaves without touching its fields.
+        atomic_fetch_add(&pool.active, 1);
+        if (atomic_load(&pool.generation) == now && index < pool.participants) run_tasks();
+        atomic_fetch_sub_explicit(&pool.active, 1, memory_order_release);
     }
     return NULL;
 }
@@ -160,8 +173,7 @@ void kc_parallel_for(int threads, long tasks, kc_task_fn fn, void *context) {
     pool.context = context;
     pool.participants = helpers;
     atomic_store_explicit(&pool.next_task, 0, memory_order_relaxed);
-    atomic_store_explicit(&pool.active, helpers, memory_order_relaxed);
-    atomic_fetch_add(&pool.generation, 1);
+    atomic_fetch_add(&pool.generation, 1);  // open
     if (atomic_load(&pool.sleepers) > 0) {
         pthread_mutex_lock(&pool.sleep_lock);
         pthread_cond_broadcast(&pool.wake);
@@ -170,9 +182,10 @@ void kc_parallel_for(int threads, long tasks, kc_task_fn fn, void *context) {
     inside_task = 1;
     run_tasks();
     inside_task = 0;
-    // A worker still busy (or not yet scheduled) finishes soon; yield if it takes a while so a
-    // descheduled worker can get this core.
-    for (int spin = 1; atomic_load_explicit(&pool.active, memory_order_acquire) > 0; spin++) {
+    atomic_fetch_add(&pool.generation, 1);  // closed: no worker joins from here on
+    // Only workers that joined are waited for, and each of them is running a task it claimed (or
+    // about to find none left); yield now and then so one that was preempted gets this core.
+    for (int spin = 1; atomic_load(&pool.active) > 0; spin++) {
         cpu_relax();
         if ((spin & 255) == 0) sched_yield();
     }
