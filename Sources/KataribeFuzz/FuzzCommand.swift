@@ -43,6 +43,8 @@ struct FuzzCommand: ParsableCommand {
     var list = false
 
     mutating func run() throws {
+        // Line-buffered, so each target's summary is in a CI log even if a later target crashes.
+        setvbuf(stdout, nil, _IOLBF, 0)
         if list {
             for target in FuzzTarget.all { print("\(target.name.padding(toLength: 15, withPad: " ", startingAt: 0)) \(target.summary)") }
             return
