@@ -44,7 +44,7 @@ struct FuzzCommand: ParsableCommand {
 
     mutating func run() throws {
         // Line-buffered, so each target's summary is in a CI log even if a later target crashes.
-        setvbuf(stdout, nil, _IOLBF, 0)
+        kf_line_buffer_stdout()
         if list {
             for target in FuzzTarget.all { print("\(target.name.padding(toLength: 15, withPad: " ", startingAt: 0)) \(target.summary)") }
             return
@@ -68,6 +68,7 @@ struct FuzzCommand: ParsableCommand {
             return
         }
 
+        print("kataribe-fuzz: seed \(seed), \(seconds) s per target; crashing or hanging inputs go to \(artifacts)/")
         var total = 0
         for target in chosen {
             total += try fuzz(target, scratch: scratch)

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +42,7 @@ static void save_input(const char *path) {
 
 static void on_fatal_signal(int signal_number) {
     save_input(crash_path);
-    static const char message[] = "\nkataribe-fuzz: the input that crashed was saved (see the path printed at start)\n";
+    static const char message[] = "\nkataribe-fuzz: a crash; the input is saved as crash-TARGET in the artifacts folder\n";
     ssize_t ignored = write(2, message, sizeof message - 1);
     (void)ignored;
     signal(signal_number, SIG_DFL);
@@ -96,3 +97,5 @@ void kf_input_begin(const uint8_t *bytes, size_t count) {
 }
 
 void kf_input_done(void) { atomic_store(&input_started, 0); }
+
+void kf_line_buffer_stdout(void) { setvbuf(stdout, NULL, _IOLBF, 0); }

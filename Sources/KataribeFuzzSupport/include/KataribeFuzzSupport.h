@@ -13,4 +13,7 @@ int kf_install(const char *crash_path, const char *timeout_path, int timeout_sec
 void kf_input_begin(const uint8_t *bytes, size_t count);
 void kf_input_done(void);
 
+/// Makes stdout line-buffered, so summaries printed before a crash reach a redirected log.
+void kf_line_buffer_stdout(void);
+
 #endif
