@@ -18,7 +18,12 @@ struct ServeCommand: AsyncParsableCommand {
 
         Generations run one at a time; up to --max-queue requests wait, more get 429. Binds to \
         127.0.0.1 unless --host says otherwise; with --api-key-env, requests must send \
-        'Authorization: Bearer <key>'. Ctrl-C stops the server after the requests in progress.
+        'Authorization: Bearer <key>' (every path but /health). Ctrl-C stops the server after the \
+        requests in progress (at most --shutdown-timeout).
+
+        Slow or idle clients cannot hold the server: a connection that sends nothing for --idle-timeout, \
+        takes longer than --header-timeout over a request head or --body-timeout over a body is closed, \
+        and beyond --max-connections new connections wait until one closes.
         """)
 
     @OptionGroup var modelArguments: ModelArguments
@@ -51,6 +56,31 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The model id clients see (default: the --model value).")
     var servedModelName: String?
 
+    // Defaults: 5 s is uvicorn's keep-alive timeout, long enough for a client's next request and
+    // short enough that idle connections do not pile up. A request head is a few hundred bytes, so
+    // 10 s only cuts off deliberate trickling. A body is at most --max-body-bytes (1 MiB by default):
+    // 30 s still allows about 35 KB/s. 256 connections is far more than one model can serve at a time
+    // (generations queue anyway) and matches the listen backlog.
+    @Option(name: .long, help: ArgumentHelp("Close a connection that sends nothing for this long, when opened or after a response.",
+                                            valueName: "seconds"))
+    var idleTimeout = 5.0
+
+    @Option(name: .long, help: ArgumentHelp("Close a connection whose request head is not complete this long after its first byte.",
+                                            valueName: "seconds"))
+    var headerTimeout = 10.0
+
+    @Option(name: .long, help: ArgumentHelp("Close a connection whose request body is not complete this long after its head.",
+                                            valueName: "seconds"))
+    var bodyTimeout = 30.0
+
+    @Option(name: .long, help: "Open connections at most; more wait until one closes.")
+    var maxConnections = 256
+
+    // gunicorn's graceful timeout: a long generation may still finish, a stuck one does not hold Ctrl-C.
+    @Option(name: .long, help: ArgumentHelp("On Ctrl-C, how long responses in progress may take before they are cut off.",
+                                            valueName: "seconds"))
+    var shutdownTimeout = 30.0
+
     // Makes a tiny model's replies last long enough to watch (demos, tests).
     @Option(name: .long, help: .hidden)
     var paceMilliseconds: Int?
@@ -61,6 +91,12 @@ struct ServeCommand: AsyncParsableCommand {
         if maxBodyBytes < 1 { throw ValidationError("--max-body-bytes must be at least 1") }
         if let maxTokens, maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
         if maxChoices < 1 { throw ValidationError("--max-choices must be at least 1") }
+        for (name, value) in [("--idle-timeout", idleTimeout), ("--header-timeout", headerTimeout),
+                              ("--body-timeout", bodyTimeout), ("--shutdown-timeout", shutdownTimeout)]
+        where !(value > 0 && value <= 86_400) {
+            throw ValidationError("\(name) must be a number of seconds above 0 (at most a day)")
+        }
+        if maxConnections < 1 { throw ValidationError("--max-connections must be at least 1") }
     }
 
     func run() async throws {
@@ -75,7 +111,9 @@ struct ServeCommand: AsyncParsableCommand {
         let server = OpenAIServer(model: loaded, configuration: ServerConfiguration(
             host: host, port: port, apiKey: apiKey, maxQueue: maxQueue, maxBodyBytes: maxBodyBytes,
             maxTokens: maxTokens, maxChoices: maxChoices, modelID: servedModelName,
-            tokenPacing: paceMilliseconds.map { .milliseconds($0) }))
+            tokenPacing: paceMilliseconds.map { .milliseconds($0) },
+            idleTimeout: .seconds(idleTimeout), headerTimeout: .seconds(headerTimeout), bodyTimeout: .seconds(bodyTimeout),
+            maxConnections: maxConnections, shutdownTimeout: .seconds(shutdownTimeout)))
         if apiKey == nil && !Self.isLoopback(host) {
             Terminal.err("warning: listening on \(host) without an API key; anyone who can reach it can use the model (--api-key-env)\n")
         }

@@ -23,7 +23,10 @@ struct ServeEndpointTests {
             guard let port = await iterator.next() else { throw CancellationError() }
             let result: Result<T, any Error>
             do { result = .success(try await body(port)) } catch { result = .failure(error) }
-            group.cancelAll()
+            // Graceful, not cancellation: cancelling while NIO accepts a connection can abort the
+            // process (apple/swift-nio#2813); shutdown is bounded by the server's own timeout.
+            await server.shutdownGracefully()
+            try await group.waitForAll()
             return try result.get()
         }
     }

@@ -82,6 +82,45 @@ struct ErrorTests {
         }
     }
 
+    @Test("with an API key, no spelling of a path gets past it: only /health is open (issue #14)")
+    func apiKeyEverySpelling() async throws {
+        try await withServer(try Fixtures.calm(), configuration: ServerConfiguration(apiKey: "sekrit")) { live in
+            let body = #"{"prompt":"a","max_tokens":1}"#
+            let chat = #"{"messages":[{"role":"user","content":"a"}],"max_tokens":1}"#
+            // The router ignores empty segments, so these used to reach the endpoints with no key.
+            let protected: [(String, String, String?)] = [
+                ("GET", "//v1/models", nil), ("GET", "///v1/models", nil), ("GET", "/v1//models", nil),
+                ("GET", "/v1/models/", nil), ("GET", "/./v1/models", nil), ("GET", "/%761/models", nil),
+                ("GET", "/V1/models", nil), ("GET", "http://127.0.0.1/v1/models", nil),
+                ("POST", "//v1/completions", body), ("POST", "//v1/chat/completions", chat), ("POST", "/v1/completions/", body),
+                // Unknown routes too: a 404 would tell a stranger what is not there.
+                ("GET", "/", nil), ("GET", "/v1/embeddings", nil), ("GET", "/nothing", nil), ("GET", "/v1/../health", nil),
+                ("POST", "/health/../v1/completions", body),
+            ]
+            for (method, target, payload) in protected {
+                let reply = try await RawConnection.exchange(port: live.port, rawRequest(method, target, body: payload))
+                #expect(reply.status == 401, "\(method) \(target) without a key: \(reply.text)")
+                #expect(reply.text.contains("invalid_api_key"), "\(method) \(target)")
+                let wrong = try await RawConnection.exchange(
+                    port: live.port, rawRequest(method, target, headers: [("Authorization", "Bearer sekrit2")], body: payload))
+                #expect(wrong.status == 401, "\(method) \(target) with a wrong key")
+            }
+            // With the key the same spellings get their normal answers (tiny-calm has no chat format: 400).
+            let key = [("Authorization", "Bearer sekrit")]
+            for (method, target, payload, status) in [
+                ("GET", "//v1/models", nil, 200), ("GET", "/v1/models/", nil, 200), ("POST", "//v1/completions", body, 200),
+                ("POST", "//v1/chat/completions", chat, 400), ("GET", "/nothing", nil, 404),
+            ] as [(String, String, String?, Int)] {
+                let reply = try await RawConnection.exchange(port: live.port, rawRequest(method, target, headers: key, body: payload))
+                #expect(reply.status == status, "\(method) \(target) with the key: \(reply.text)")
+            }
+            for target in ["/health", "//health", "/health/"] {
+                let reply = try await RawConnection.exchange(port: live.port, rawRequest("GET", target))
+                #expect(reply.status == 200, "GET \(target) without a key: \(reply.text)")
+            }
+        }
+    }
+
     @Test("unknown endpoints are 404 in the same error shape")
     func unknownEndpoint() async throws {
         try await withServer(try Fixtures.calm()) { live in

@@ -6,6 +6,7 @@ import KataribeServer
 import KataribeTestSupport
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// The tiny models of Tests/Fixtures/generation-e2e (tools/fixtures/make_generation_fixtures.py).
 enum Fixtures {
@@ -80,13 +81,25 @@ struct LiveServer: Sendable {
     }
 }
 
-/// Runs `body` against a fresh server for `model`; the server stops when `body` returns.
-func withServer<T: Sendable>(_ model: LoadedModel, configuration: ServerConfiguration = ServerConfiguration(),
-                             _ body: (LiveServer) async throws -> T) async throws -> T {
+/// The test settings every server gets: loopback, a free port, quiet logs, and by default a short
+/// wait for responses in progress at shutdown (a test that failed mid-generation should not add 30 s).
+func testConfiguration(_ configuration: ServerConfiguration, shutdownTimeout: Duration? = .seconds(5)) -> ServerConfiguration {
     var configuration = configuration
     configuration.host = "127.0.0.1"
     configuration.port = 0
-    configuration.logLevel = .critical  // stopping by cancellation logs the open connections as errors
+    configuration.logLevel = .critical
+    if let shutdownTimeout { configuration.shutdownTimeout = shutdownTimeout }
+    return configuration
+}
+
+/// Runs `body` against a fresh server for `model`; the server stops (gracefully) when `body` returns.
+///
+/// Not by cancelling its task: a connection accepted in the instant before the serving task is
+/// cancelled, before Hummingbird takes it, traps in NIO (apple/swift-nio#2813), and with suites in
+/// parallel some client is always connecting somewhere.
+func withServer<T: Sendable>(_ model: LoadedModel, configuration: ServerConfiguration = ServerConfiguration(),
+                             _ body: (LiveServer) async throws -> T) async throws -> T {
+    let configuration = testConfiguration(configuration)
     let server = OpenAIServer(model: model, configuration: configuration)
     let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
     var clientConfiguration = HTTPClient.Configuration()
@@ -104,7 +117,9 @@ func withServer<T: Sendable>(_ model: LoadedModel, configuration: ServerConfigur
             result = .failure(error)
         }
         try? await client.shutdown()
-        group.cancelAll()
+        // Bounded: the server's own shutdown timeout cancels what is still answering.
+        await server.shutdownGracefully()
+        try await group.waitForAll()
         return try result.get()
     }
 }
@@ -183,4 +198,54 @@ final class HeldStream: Sendable {
         try? await client.shutdown()
         _ = await reader.result
     }
+}
+
+/// A one-way switch that polling code can read from any task.
+final class Flag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .sequentiallyConsistent) }
+    var isSet: Bool { value.load(ordering: .sequentiallyConsistent) }
+}
+
+/// A test-controlled server run, watched without blocking.
+final class ServerRun: Sendable {
+    let task: Task<Void, any Error>
+    private let returned = Flag()
+
+    init(_ task: Task<Void, any Error>) {
+        self.task = task
+        Task { [returned] in
+            _ = await task.result
+            returned.set()
+        }
+    }
+
+    var hasReturned: Bool { returned.isSet }
+
+    /// Waits (polling) until `run` has returned; false if it has not after `seconds`.
+    func waitForReturn(seconds: Double) async -> Bool { await eventually(seconds: seconds) { hasReturned } }
+}
+
+/// Like `withServer`, for tests about stopping: `body` sees the run, and stops it with
+/// `server.shutdownGracefully()`; at the end the server is stopped if `body` did not. The
+/// configuration's shutdown timeout is kept: it is what these tests are about.
+func withStoppableServer<T: Sendable>(_ model: LoadedModel, configuration: ServerConfiguration,
+                                      _ body: (LiveServer, ServerRun) async throws -> T) async throws -> T {
+    let configuration = testConfiguration(configuration, shutdownTimeout: nil)
+    let server = OpenAIServer(model: model, configuration: configuration)
+    let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
+    let run = ServerRun(Task { try await server.run { portContinuation.yield($0) } })
+    let client = HTTPClient(eventLoopGroupProvider: .singleton)
+    var iterator = ports.makeAsyncIterator()
+    guard let port = await iterator.next() else { throw CancellationError() }
+    let result: Result<T, any Error>
+    do {
+        result = .success(try await body(LiveServer(server: server, port: port, client: client), run))
+    } catch {
+        result = .failure(error)
+    }
+    try? await client.shutdown()
+    await server.shutdownGracefully()
+    if !(await run.waitForReturn(seconds: 20)) { run.task.cancel() }
+    return try result.get()
 }

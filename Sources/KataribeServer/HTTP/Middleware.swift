@@ -25,12 +25,17 @@ struct OpenAIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-/// With an API key configured, every `/v1` request must carry `Authorization: Bearer KEY`.
+/// With an API key configured, every request must carry `Authorization: Bearer KEY`, except `/health`.
+///
+/// The rule is deny-by-default on purpose: the router ignores empty path segments (`//v1/models`
+/// reaches `/v1/models`), so checking for a protected prefix let other spellings of the same route
+/// through. Only a path that can mean nothing but `/health` is exempt; everything else, unknown
+/// routes included, answers 401 without the key, so not even a 404 tells a stranger what exists.
 struct APIKeyMiddleware<Context: RequestContext>: RouterMiddleware {
     let key: String
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard request.uri.path.hasPrefix("/v1") else { return try await next(request, context) }
+        if Self.isHealthCheck(request.uri.path) { return try await next(request, context) }
         guard let header = request.headers[.authorization] else { throw APIError.missingAPIKey }
         let prefix = "Bearer "
         guard header.count > prefix.count, header.prefix(prefix.count).lowercased() == prefix.lowercased() else {
@@ -40,6 +45,18 @@ struct APIKeyMiddleware<Context: RequestContext>: RouterMiddleware {
             throw APIError.wrongAPIKey
         }
         return try await next(request, context)
+    }
+
+    /// True when `path` names `/health` however it is spelled: empty and `.` segments are dropped and
+    /// percent-escapes decoded, so `//health`, `/./health/` and `/%68ealth` count too. Normalising
+    /// generously is safe here because the result only ever widens what is *exempt* to spellings of
+    /// `/health` itself, which route to `/health` or nowhere; `..` is not resolved, so
+    /// `/v1/../health` stays protected whatever the router makes of it.
+    static func isHealthCheck(_ path: String) -> Bool {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: true)
+            .map { String($0).removingPercentEncoding ?? String($0) }
+            .filter { $0 != "." }
+        return segments == ["health"]
     }
 
     /// Compares without returning early, so response timing says nothing about how much of a guess was right.

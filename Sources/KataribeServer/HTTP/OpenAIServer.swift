@@ -1,8 +1,11 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import KataribeApp
 import Logging
 import NIOCore
+import ServiceLifecycle
+import Synchronization
 
 /// How `OpenAIServer` listens and what it accepts.
 public struct ServerConfiguration: Sendable {
@@ -10,7 +13,7 @@ public struct ServerConfiguration: Sendable {
     public var host: String
     /// 0 picks a free port (see `OpenAIServer.run(onListening:)`).
     public var port: Int
-    /// When set, `/v1` requests must send `Authorization: Bearer <apiKey>` (401 otherwise).
+    /// When set, every request but `GET /health` must send `Authorization: Bearer <apiKey>` (401 otherwise).
     public var apiKey: String?
     /// Requests that may wait for the model while another runs; one more gets 429.
     public var maxQueue: Int
@@ -26,10 +29,24 @@ public struct ServerConfiguration: Sendable {
     public var tokenPacing: Duration?
     /// Hummingbird's log messages at or above this level go to stderr.
     public var logLevel: Logger.Level
+    /// A connection that sends nothing for this long, when opened or after a response, is closed
+    /// (uvicorn's keep-alive default).
+    public var idleTimeout: Duration
+    /// A request head must be complete this long after its first byte (slow-header clients).
+    public var headerTimeout: Duration
+    /// A request body must be complete this long after its head, however steadily it trickles.
+    public var bodyTimeout: Duration
+    /// Open connections at most; more wait in the listen backlog until one closes.
+    public var maxConnections: Int
+    /// On graceful shutdown, how long responses in progress may take before they are cut off.
+    /// Connections not being answered close at once.
+    public var shutdownTimeout: Duration
 
     public init(host: String = "127.0.0.1", port: Int = 8080, apiKey: String? = nil, maxQueue: Int = 16,
                 maxBodyBytes: Int = 1 << 20, maxTokens: Int? = nil, maxChoices: Int = 8, modelID: String? = nil,
-                tokenPacing: Duration? = nil, logLevel: Logger.Level = .warning) {
+                tokenPacing: Duration? = nil, logLevel: Logger.Level = .warning,
+                idleTimeout: Duration = .seconds(5), headerTimeout: Duration = .seconds(10), bodyTimeout: Duration = .seconds(30),
+                maxConnections: Int = 256, shutdownTimeout: Duration = .seconds(30)) {
         self.host = host
         self.port = port
         self.apiKey = apiKey
@@ -40,6 +57,11 @@ public struct ServerConfiguration: Sendable {
         self.modelID = modelID
         self.tokenPacing = tokenPacing
         self.logLevel = logLevel
+        self.idleTimeout = idleTimeout
+        self.headerTimeout = headerTimeout
+        self.bodyTimeout = bodyTimeout
+        self.maxConnections = maxConnections
+        self.shutdownTimeout = shutdownTimeout
     }
 }
 
@@ -67,18 +89,76 @@ public final class OpenAIServer: Sendable {
         self.scheduler = GenerationScheduler(concurrency: 1, maxQueue: configuration.maxQueue)
     }
 
-    /// Serves until the task is cancelled (or, with `handleSignals`, until SIGINT/SIGTERM, which
-    /// let requests in progress finish). `onListening` gets the bound port once requests are accepted.
+    /// Connections open now (at most `configuration.maxConnections`).
+    public var openConnections: Int { connections.count.load(ordering: .relaxed) }
+
+    private let connections = ConnectionGauge()
+    private let lifecycle = Mutex(Lifecycle.notStarted)
+
+    private enum Lifecycle {
+        case notStarted
+        case running(ServiceGroup)
+        /// `shutdownGracefully()` came before `run`: the first run returns at once.
+        case stopRequested
+        case stopped
+    }
+
+    /// Serves until `shutdownGracefully()` is called (or, with `handleSignals`, until SIGINT/SIGTERM)
+    /// or the task is cancelled. A graceful shutdown stops accepting, closes the connections that are
+    /// not being answered at once and lets responses in progress finish, for up to
+    /// `configuration.shutdownTimeout` (then they are cancelled). `onListening` gets the bound port
+    /// once requests are accepted.
+    ///
+    /// Prefer `shutdownGracefully()` to cancelling: a connection accepted in the instant before the
+    /// serving task is cancelled, not yet handed to Hummingbird, traps in NIO (apple/swift-nio#2813).
     public func run(handleSignals: Bool = false, onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
-        var logger = Logger(label: "kataribe.serve")
-        logger.logLevel = configuration.logLevel
+        let logger = {
+            var logger = Logger(label: "kataribe.serve")
+            logger.logLevel = configuration.logLevel
+            return logger
+        }()
         let port = configuration.port
+        let timeouts = ConnectionTimeouts(idle: TimeAmount(configuration.idleTimeout), header: TimeAmount(configuration.headerTimeout),
+                                          body: TimeAmount(configuration.bodyTimeout))
         let app = Application(
             router: makeRouter(),
-            configuration: .init(address: .hostname(configuration.host, port: port), serverName: "kataribe"),
+            // The autoclosure runs once per connection: each gets its own deadline handler.
+            server: .http1(configuration: HTTP1Channel.Configuration(
+                additionalChannelHandlers: [ConnectionDeadlineHandler(timeouts: timeouts, logger: logger)])),
+            configuration: .init(address: .hostname(configuration.host, port: port), serverName: "kataribe",
+                                 availableConnectionsDelegate: ConnectionLimit(maximum: configuration.maxConnections, gauge: connections)),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
             logger: logger)
-        if handleSignals { try await app.runService() } else { try await app.run() }
+        // Our own group rather than `app.runService()`: it bounds how long a graceful shutdown may
+        // wait for responses in progress (then they are cancelled), and lets `shutdownGracefully()`
+        // stop the server the way Ctrl-C does.
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: [app], gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [], logger: logger)
+        groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownTimeout
+        let group = ServiceGroup(configuration: groupConfiguration)
+        let stopRequested = lifecycle.withLock { state in
+            if case .stopRequested = state { state = .stopped; return true }
+            state = .running(group)
+            return false
+        }
+        if stopRequested { return }
+        defer { lifecycle.withLock { $0 = .stopped } }
+        try await group.run()
+    }
+
+    /// Stops `run` as SIGINT does with `handleSignals`: no new connections, idle and half-received
+    /// requests closed at once, responses in progress finished (within `configuration.shutdownTimeout`).
+    /// Returns at once; `run` returns when the server has stopped.
+    public func shutdownGracefully() async {
+        let group = lifecycle.withLock { state -> ServiceGroup? in
+            switch state {
+            case .running(let group): return group
+            case .notStarted: state = .stopRequested
+            case .stopRequested, .stopped: break
+            }
+            return nil
+        }
+        await group?.triggerGracefulShutdown()
     }
 
     func makeRouter() -> Router<BasicRequestContext> {
