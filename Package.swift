@@ -116,6 +116,7 @@ let package = Package(
         ),
         // Locates committed fixtures (Tests/Fixtures) and the optional ../shared assets for tests.
         .target(name: "KataribeTestSupport", path: "Tests/KataribeTestSupport"),
+        .testTarget(name: "KataribeSupportTests", dependencies: ["KataribeSupport"]),
         .testTarget(name: "KataribeTensorTests", dependencies: ["KataribeTensor", "KataribeTestSupport"]),
         .testTarget(name: "KataribeCheckpointTests", dependencies: ["KataribeCheckpoint", "KataribeTestSupport"]),
         .testTarget(name: "KataribeModelsTests", dependencies: ["KataribeModels", "KataribeCheckpoint", "KataribeTokenizers", "KataribeTestSupport"]),

@@ -6,46 +6,35 @@ public enum UntrustedText {
     public static let defaultLimit = 120
 
     /// `text` with control characters (C0, DEL, C1, and the bidirectional overrides that reorder
-    /// what a terminal shows) written as `\u{…}` escapes, and cut after `limit` characters.
+    /// what a terminal shows) written as escapes (`\n`, `\t`, `\r`, else `\u{…}`), cut after
+    /// `limit` characters.
     public static func quoted(_ text: some StringProtocol, limit: Int = defaultLimit) -> String {
-        var out = ""
-        var kept = 0
-        for scalar in text.unicodeScalars {
-            if kept == limit {
-                out += "…"
-                break
-            }
-            if isUnsafe(scalar) {
-                switch scalar {
-                case "\n": out += "\\n"
-                case "\t": out += "\\t"
-                case "\r": out += "\\r"
-                default: out += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
-                }
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-            kept += 1
-        }
-        return out
+        escaped(text, limit: limit, keepingLayout: false, cutMark: "…")
     }
 
-    /// A whole message for a terminal: control characters escaped (newlines and tabs kept, since
-    /// messages use them for layout) and the length bounded.
+    /// A whole message for a terminal: control characters escaped except the newlines and tabs
+    /// that messages use for layout, and the length bounded.
     public static func message(_ text: String, limit: Int = 4000) -> String {
+        escaped(text, limit: limit, keepingLayout: true, cutMark: "… (message cut)")
+    }
+
+    private static func escaped(_ text: some StringProtocol, limit: Int, keepingLayout: Bool, cutMark: String) -> String {
         var out = ""
-        var kept = 0
-        for scalar in text.unicodeScalars {
+        for (kept, scalar) in text.unicodeScalars.enumerated() {
             if kept == limit {
-                out += "… (message cut)"
+                out += cutMark
                 break
             }
-            if scalar == "\n" || scalar == "\t" || !isUnsafe(scalar) {
+            if !isUnsafe(scalar) || (keepingLayout && (scalar == "\n" || scalar == "\t")) {
                 out.unicodeScalars.append(scalar)
-            } else {
-                out += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
+                continue
             }
-            kept += 1
+            switch scalar {
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            default: out += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
+            }
         }
         return out
     }
