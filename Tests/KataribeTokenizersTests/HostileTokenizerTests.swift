@@ -36,4 +36,16 @@ struct HostileTokenizerTests {
         #expect(throws: TokenizerError.self) { try HFTokenizer(contentsOf: directory) }
     }
 
+
+    @Test("a split pattern nesting 100,000 groups is invalidRegex, not a stack overflow")
+    func deepRegex() throws {
+        let pattern = String(repeating: "(", count: 100_000) + "a" + String(repeating: ")", count: 100_000)
+        let text = #"{"version": "1.0", "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "\#(pattern)"}, "behavior": "Isolated", "invert": false}, "model": {"type": "WordLevel", "vocab": {"a": 0, "[UNK]": 1}, "unk_token": "[UNK]"}}"#
+        #expect {
+            _ = try HFTokenizer(jsonBytes: Array(text.utf8), path: "deep.json")
+        } throws: { error in
+            guard case TokenizerError.invalidRegex(_, let reason) = error else { return false }
+            return reason.contains("nested deeper")
+        }
+    }
 }

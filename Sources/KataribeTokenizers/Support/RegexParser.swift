@@ -5,6 +5,11 @@ struct RegexParser {
     private var position = 0
     private var caseInsensitive = false
     private var dotMatchesNewline = false
+    /// Groups open around the current position. The parser recurses once per group, so a pattern
+    /// from a hostile tokenizer.json with 100,000 '(' would overflow the stack; real patterns nest
+    /// a handful deep (Oniguruma's own limit is 4096, more than a thread's stack allows here).
+    private var groupDepth = 0
+    static let maximumGroupDepth = 1000
 
     init(pattern: String) {
         self.pattern = pattern
@@ -27,6 +32,9 @@ struct RegexParser {
     }
 
     private mutating func parseAlternation() throws(TokenizerError) -> RegexNode {
+        groupDepth += 1
+        defer { groupDepth -= 1 }
+        guard groupDepth <= Self.maximumGroupDepth else { throw error("groups nested deeper than \(Self.maximumGroupDepth)") }
         // Inline flags like (?i) last until the end of the enclosing group.
         let savedCase = caseInsensitive, savedDot = dotMatchesNewline
         defer { caseInsensitive = savedCase; dotMatchesNewline = savedDot }
