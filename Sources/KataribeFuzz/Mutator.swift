@@ -59,7 +59,7 @@ struct Mutator {
                 let shift = UInt64(8 * (bigEndian ? width - 1 - k : k))
                 out[start + k] = UInt8(truncatingIfNeeded: value >> shift)
             }
-        case 6, 7 where !dictionary.isEmpty:  // a format token, inserted or written over
+        case 6 where !dictionary.isEmpty, 7 where !dictionary.isEmpty:  // a format token, inserted or written over
             let token = dictionary[int(dictionary.count)]
             if int(2) == 0 || out.count < token.count {
                 out.insert(contentsOf: token, at: position)
