@@ -119,7 +119,7 @@ struct BenchReport: Encodable {
     ) throws(ModelError) -> BenchReport {
         progress.show("loading \(directory.lastPathComponent)")
         let start = Date()
-        let model = try ModelLoader.loadGPTNeoX(directory: directory, options: options)
+        let model = try ModelLoader.load(directory: directory, options: options)
         let loadSeconds = Date().timeIntervalSince(start)
         var random = SplitMix(seed: seed)
         func ids(_ count: Int) -> [Int] { (0..<count).map { _ in Int(random.next() % UInt64(model.vocabularySize)) } }

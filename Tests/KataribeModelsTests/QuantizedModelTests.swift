@@ -23,10 +23,10 @@ struct QuantizedModelTests {
     /// A float32 model directory holding `model`'s weights as the quantized matrices widen them.
     func dequantizedCopy(of model: GPTNeoXModel, config: URL) throws -> URL {
         var entries: [SafetensorsWriter.Entry] = []
-        for (name, tensor) in model.weights.saved.plain {
+        for (name, tensor) in model.statistics.saved.plain {
             entries.append(SafetensorsWriter.Entry(name: name, floats: tensor.floats() ?? [], shape: tensor.shape))
         }
-        for (name, matrix) in model.weights.saved.matrices where !(model.hasTiedEmbeddings && name == "embed_out.weight") {
+        for (name, matrix) in model.statistics.saved.matrices where !(model.hasTiedEmbeddings && name == "embed_out.weight") {
             let w = WeightMatrix(matrix)
             var values = [Float](repeating: 0, count: w.rows * w.columns)
             values.withUnsafeMutableBufferPointer { buffer in

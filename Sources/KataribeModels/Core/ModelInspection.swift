@@ -47,11 +47,11 @@ public struct ModelInspection: Codable, Sendable, Equatable {
         case bosTokenID = "bos_token_id", eosTokenIDs = "eos_token_ids"
     }
 
-    init(model: GPTNeoXModel, directory: URL) {
-        let c = model.configuration
+    init(model: any TransformerModel, directory: URL) {
+        let shape = model.shape
         self.directory = directory.path
-        modelType = c.modelType
-        architectures = c.architectures ?? ["GPTNeoXForCausalLM"]
+        modelType = shape.modelType
+        architectures = shape.architectures
         format = model.format
         files = model.files.map { url in
             let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? NSNumber)?.intValue ?? 0
@@ -61,22 +61,19 @@ public struct ModelInspection: Codable, Sendable, Equatable {
         parametersByDType = Dictionary(uniqueKeysWithValues: model.weightTypes.map { ($0.key.description, $0.value) })
         weightBytes = model.weightBytes
         kvCacheBytes = model.fullContextCacheBytes
-        let batch = min(model.batchCapacity, c.contextLength)
-        let scratch = 4 * batch * (7 * c.hiddenSize + c.intermediateSize + c.vocabSize)
-            + 4 * c.numAttentionHeads * c.contextLength
-        estimatedMemoryBytes = weightBytes + kvCacheBytes + scratch
-        hiddenSize = c.hiddenSize
-        layers = c.numHiddenLayers
-        attentionHeads = c.numAttentionHeads
-        intermediateSize = c.intermediateSize
-        vocabularySize = c.vocabSize
-        contextLength = c.contextLength
-        rotaryDimensions = c.rotaryDimensions
-        rotaryBase = c.rotaryBase
-        parallelResidual = c.parallelResidual
+        estimatedMemoryBytes = weightBytes + kvCacheBytes + model.scratchBytes(rows: min(model.batchCapacity, shape.contextLength))
+        hiddenSize = shape.hiddenSize
+        layers = shape.layers
+        attentionHeads = shape.attentionHeads
+        intermediateSize = shape.intermediateSize
+        vocabularySize = shape.vocabularySize
+        contextLength = shape.contextLength
+        rotaryDimensions = shape.rotaryDimensions
+        rotaryBase = shape.rotaryBase
+        parallelResidual = shape.parallelResidual
         tiedEmbeddings = model.hasTiedEmbeddings
-        activation = c.activationName
-        bosTokenID = c.bosTokenId
-        eosTokenIDs = c.eosTokenIDs
+        activation = shape.activation
+        bosTokenID = shape.bosTokenID
+        eosTokenIDs = shape.eosTokenIDs
     }
 }

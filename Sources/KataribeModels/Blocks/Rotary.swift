@@ -1,0 +1,45 @@
+import Foundation
+
+/// Rotary position embedding in the "rotate_half" layout (GPT-NeoX, and Llama as transformers
+/// stores it): within the first `2·half` values of a head, value j pairs with j + half.
+///
+/// Each row has its own position, so rows of one step may belong to different sequences.
+public struct RotaryEmbedding: Sendable {
+    /// `1 / base^(2j / dims)` in Float, as transformers computes them.
+    public let inverseFrequencies: [Float]
+
+    public init(dimensions: Int, base: Double) {
+        let floatBase = Float(base)
+        inverseFrequencies = stride(from: 0, to: dimensions, by: 2).map { j in
+            1 / powf(floatBase, Float(j) / Float(dimensions))
+        }
+    }
+
+    /// Pairs rotated per head.
+    public var half: Int { inverseFrequencies.count }
+
+    /// cos/sin of `position · inv_freq[j]` for each row's position, in Float like transformers:
+    /// row i of `cos`/`sin` ([rows, half]).
+    public func tables(positions: [Int], cos: FloatRows, sin: FloatRows) {
+        let half = self.half
+        for (i, position) in positions.enumerated() {
+            let p = Float(position), cosRow = cos.row(i), sinRow = sin.row(i)
+            for j in 0..<half {
+                let angle = p * inverseFrequencies[j]
+                cosRow[j] = cosf(angle)
+                sinRow[j] = sinf(angle)
+            }
+        }
+    }
+
+    /// `x·cos + rotate_half(x)·sin` on the first `2·half` values of `vector`, where
+    /// `rotate_half(x) = [-x[half...], x[..<half]]`; the rest of the head passes through.
+    @inline(__always)
+    public func rotate(_ vector: UnsafeMutablePointer<Float>, cos: UnsafePointer<Float>, sin: UnsafePointer<Float>) {
+        for j in 0..<half {
+            let a = vector[j], b = vector[j + half]
+            vector[j] = a * cos[j] - b * sin[j]
+            vector[j + half] = b * cos[j] + a * sin[j]
+        }
+    }
+}
