@@ -74,7 +74,8 @@ let package = Package(
         .target(
             name: "KataribeCompare",
             dependencies: [
-                "KataribeApp", "KataribeGeneration", "KataribeHub", "KataribeSupport",
+                "KataribeApp", "KataribeGeneration", "KataribeHub", "KataribeModels", "KataribeTensor", "KataribeTokenizers",
+                "KataribeSupport",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

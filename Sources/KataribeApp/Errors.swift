@@ -69,7 +69,7 @@ public enum TextGenerationError: Error, CustomStringConvertible, Equatable, Send
         case let .parameters(error): return error.description
         case let .context(error): return error.description
         case let .chatNotSupported(model, format):
-            return "\(model) uses the \(format.rawValue) prompt format, which has no chat turns; "
+            return "\(model) uses the \(format.name) prompt format, which has no chat turns; "
                 + "chat needs an instruction model such as demo-rinna-sft (or force --format rinna-chat)"
         case .conversationMustEndWithUser: return "the conversation must end with a user turn to reply to"
         case let .tokenOutOfRange(token, size): return "prompt token id \(token) is outside the vocabulary (0..<\(size))"

@@ -1,10 +1,11 @@
 import ArgumentParser
 import Foundation
+import KataribeApp
 import KataribeModels
 import KataribeTensor
 
-/// `kataribe bench --model DIR [--dtype q8] [--prompt-tokens 128] [--gen-tokens 64] [--threads N] [--context 1024] [--json]`
-struct BenchCommand: ParsableCommand {
+/// `kataribe bench --model M [--dtype q8] [--prompt-tokens 128] [--gen-tokens 64] [--threads N] [--context 1024] [--json]`
+struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure load time, prompt and generation speed, and peak memory of a model.",
@@ -16,8 +17,7 @@ struct BenchCommand: ParsableCommand {
         process's VmHWM. See docs/benchmarks.md for the comparison with llama.cpp and transformers.
         """)
 
-    @Option(name: .long, help: "A Hugging Face model directory (config.json + weights).")
-    var model: String
+    @OptionGroup var location: ModelLocationArguments
 
     @Option(name: .long, help: "Weight format: f32, f16, bf16, q8, q4 (default: as stored).")
     var dtype: String?
@@ -53,7 +53,7 @@ struct BenchCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        if let dtype, WeightFormat(rawValue: dtype) == nil { throw ValidationError("--dtype must be one of f32, f16, bf16, q8, q4") }
+        try ModelNames.validate(dtype: dtype)
         if let kvCache, KVCacheFormat(rawValue: kvCache) == nil { throw ValidationError("--kv-cache must be f32 or f16") }
         guard promptTokens >= 1 else { throw ValidationError("--prompt-tokens must be at least 1") }
         guard genTokens >= 1 else { throw ValidationError("--gen-tokens must be at least 1") }
@@ -62,10 +62,11 @@ struct BenchCommand: ParsableCommand {
         if let batchTokens, batchTokens < 1 { throw ValidationError("--batch-tokens must be at least 1") }
     }
 
-    func run() throws {
+    func run() async throws {
+        let folder = await location.locate()
         let progress = BenchProgress(enabled: !json && isatty(STDERR_FILENO) != 0)
         var options = LoadOptions(parallelism: threads.map { Parallelism(threadCount: $0) } ?? .automatic)
-        options.weightFormat = dtype.flatMap { WeightFormat(rawValue: $0) }
+        options.weightFormat = dtype.flatMap(WeightFormat.init(dtypeName:))
         options.kvCacheFormat = kvCache.flatMap { KVCacheFormat(rawValue: $0) }
         if let batchTokens { options.batchCapacity = batchTokens }
         if options.weightFormat?.isQuantized == true, !noQuantizedCache {
@@ -73,7 +74,7 @@ struct BenchCommand: ParsableCommand {
         }
         let report: BenchReport
         do {
-            report = try BenchReport.measure(directory: URL(fileURLWithPath: model), options: options, promptTokens: promptTokens,
+            report = try BenchReport.measure(directory: folder, options: options, promptTokens: promptTokens,
                                              genTokens: genTokens, context: context, seed: seed, progress: progress)
         } catch {
             progress.clear()

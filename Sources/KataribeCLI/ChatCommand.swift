@@ -43,7 +43,7 @@ struct ChatCommand: AsyncParsableCommand {
 
     func run() async throws {
         let loaded = await modelArguments.load(format: format)
-        guard loaded.preset.promptFormat == .rinnaChat else {
+        guard loaded.preset.promptFormat.hasTurns else {
             CLIOutput.fail(TextGenerationError.chatNotSupported(model: loaded.name, format: loaded.preset.promptFormat).description)
         }
         let generator = TextGenerator(model: loaded)

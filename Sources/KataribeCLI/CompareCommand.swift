@@ -19,7 +19,7 @@ struct CompareCommand: AsyncParsableCommand {
           generation: {max_new_tokens: 64}   # overrides for every model
           models:
             - label: open-calm-7b        # column name; also used by --models and picks
-              model: cyberagent/open-calm-7b   # preset id, hub id or folder
+              model: cyberagent/open-calm-7b   # any --model name: demo, preset id, hub id or folder
               generation: {temperature: 0.8}   # wins over the suite's settings
             - label: remote
               endpoint: {base_url: "http://gpu1:8000", model: cyberagent/open-calm-7b}
@@ -29,8 +29,10 @@ struct CompareCommand: AsyncParsableCommand {
               completion: 昔々あるところに、      # for plain models
               instruction: 物語を考えてください。  # for chat-format models
 
-        Model entries may also set preset, family, dtype, tokenizer, prompt_format, add_special_tokens, \
-        skip_special_tokens and decode_includes_prompt. Command-line overrides win over both levels. \
+        Model entries may also set preset (the settings to start from; a folder that matches no preset \
+        gets its tokenizer family's and a note saying so), dtype (the load format, as --dtype: f32, f16, \
+        bf16, q8, q4), family, tokenizer, prompt_format, add_special_tokens, skip_special_tokens and \
+        decode_includes_prompt. Command-line overrides win over both levels. \
         An endpoint (OpenAI-compatible POST /v1/completions: vLLM, TGI, kataribe serve) may name \
         api_key_env, an environment variable holding its Bearer token.
 
@@ -143,7 +145,7 @@ struct CompareCommand: AsyncParsableCommand {
         for note in store.recoveryNotes { progress.note(note) }
         try CompareOutput.writePlan(plan, to: directory)
 
-        let runner = CompareRunner(plan: plan, backend: makeBackend(), store: store, selection: selection,
+        let runner = CompareRunner(plan: plan, backend: makeBackend(progress), store: store, selection: selection,
                                    kataribeVersion: KataribeVersion.current)
         let runTask = Task { () throws(ResultsStoreError) -> CompareRunResult in
             try await runner.run { progress.handle($0) }
@@ -181,12 +183,13 @@ struct CompareCommand: AsyncParsableCommand {
         if json { print(CompareSummary(report: report, directory: directory, run: nil, exitStatus: 0).json()) }
     }
 
-    private func makeBackend() -> any CompareBackend {
+    private func makeBackend(_ progress: CompareProgress) -> any CompareBackend {
         let local: any CompareBackend
         if backend == "fake" {
             local = FakeCompareBackend(tokensPerSample: max(1, fakeTokens), tokenDelay: .milliseconds(max(0, fakeDelayMs)))
         } else {
-            local = LocalBackend(threads: threads)
+            // Loading notes (a folder that matches no preset) go between the progress lines, not through the bar.
+            local = LocalBackend(threads: threads, notices: { progress.note($0) })
         }
         return RoutingBackend(local: local, endpoint: EndpointBackend())
     }

@@ -1,8 +1,9 @@
 import ArgumentParser
 import Foundation
+import KataribeApp
 import KataribeHub
 
-/// `kataribe download ORG/NAME`: brings a model into the Hugging Face cache and prints its folder.
+/// `kataribe download NAME`: brings a model into the Hugging Face cache and prints its folder.
 struct DownloadCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "download",
@@ -12,10 +13,14 @@ struct DownloadCommand: AsyncParsableCommand {
         (safetensors when available, else PyTorch .bin, following sharded indexes). Interrupted \
         downloads resume. The cache is the one huggingface_hub uses (HF_HUB_CACHE, HF_HOME); \
         HF_TOKEN authenticates, HF_ENDPOINT selects the server, HF_HUB_OFFLINE=1 answers from the cache only.
+
+        NAME is what --model of the other commands takes: a Hugging Face id, or a preset id (open-calm-7b \
+        downloads cyberagent/open-calm-7b). Demo models are built in and need no download.
         """
     )
 
-    @Argument(help: "Model id on the hub, e.g. cyberagent/open-calm-7b.")
+    @Argument(help: ArgumentHelp("Model id on the hub (cyberagent/open-calm-7b) or a preset id (open-calm-7b).",
+                                 valueName: "name"))
     var id: String
 
     @Option(help: "Branch, tag or commit hash.")
@@ -25,11 +30,28 @@ struct DownloadCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let client = HubClient()
+        let resolver = ModelResolver()
+        let repo: String
+        do {
+            switch try resolver.reference(for: id) {
+            case .hub(let name, _):
+                repo = name
+            case .demo(let preset):
+                // Nothing to fetch; the folder is printed all the same, so scripts get a usable path.
+                let folder = try resolver.demos.folder(for: preset)
+                Terminal.err("\(id) is a demo model built into Kataribe (\(folder.path)); nothing to download\n")
+                print(json ? try jsonText(BuiltInResult(builtIn: true, path: folder.path)) : folder.path)
+                return
+            case .folder(let path):
+                CLIOutput.fail("\(path) is a folder, not a model on the hub; give a Hugging Face id (ORG/NAME) or a preset id")
+            }
+        } catch {
+            CLIOutput.fail("\(error)")
+        }
         let renderer = ProgressRenderer(terminal: isatty(STDERR_FILENO) == 1)
         let snapshot: Snapshot
         do {
-            snapshot = try await client.download(repo: id, revision: revision) { renderer.render($0) }
+            snapshot = try await resolver.hub.download(repo: repo, revision: revision) { renderer.render($0) }
         } catch {
             // End the bar's line; ArgumentParser then prints the HubError's description.
             renderer.finish()
@@ -46,6 +68,11 @@ struct DownloadCommand: AsyncParsableCommand {
             print(snapshot.folder.path)
         }
     }
+}
+
+private struct BuiltInResult: Encodable {
+    let builtIn: Bool
+    let path: String
 }
 
 private struct DownloadResult: Encodable {

@@ -67,7 +67,8 @@ struct GenerateCommand: AsyncParsableCommand {
         if prepared.droppedPromptTokens > 0 {
             Terminal.err("note: dropped the first \(prepared.droppedPromptTokens) prompt tokens to fit the context of \(loaded.contextLength)\n")
         }
-        let echo = !noEcho && !json && prepared.format == .plain
+        // Only a completion format continues the prompt, so only there does echoing it make one text.
+        let echo = !noEcho && !json && !prepared.format.hasTurns
         let count = prepared.parameters.numReturnSequences
         if !json { startSample(0, of: count, prepared: prepared, echo: echo, prompt: text) }
         var summary: GenerationSummary?
@@ -156,7 +157,7 @@ struct GenerateJSONLine: Encodable {
     init(model: LoadedModel, prepared: PreparedGeneration, prompt: String, sample: GeneratedSample, promptSeconds: Double) {
         self.model = model.name
         preset = model.preset.id
-        format = prepared.format.rawValue
+        format = prepared.format.name
         self.prompt = prompt
         promptTokens = prepared.promptTokens.count
         droppedPromptTokens = prepared.droppedPromptTokens

@@ -3,22 +3,22 @@ import Foundation
 import KataribeSupport
 import KataribeModels
 
-/// `kataribe inspect --model DIR [--json]`
-struct InspectCommand: ParsableCommand {
+/// `kataribe inspect --model M [--json]`
+struct InspectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "Show a model directory's architecture, parameter count, dtypes, files and memory estimate.")
+        abstract: "Show a model's architecture, parameter count, dtypes, files and memory estimate.")
 
-    @Option(name: .long, help: "A Hugging Face model directory (config.json + weights).")
-    var model: String
+    @OptionGroup var location: ModelLocationArguments
 
     @Flag(name: .long, help: "Print JSON (see README: kataribe inspect --json).")
     var json = false
 
-    func run() throws {
+    func run() async throws {
+        let folder = await location.locate()
         let info: ModelInspection
         do {
-            info = try ModelLoader.inspect(directory: URL(fileURLWithPath: model))
+            info = try ModelLoader.inspect(directory: folder)
         } catch {
             CLIOutput.fail(error.description)
         }

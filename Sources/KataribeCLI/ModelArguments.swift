@@ -5,14 +5,22 @@ import KataribeGeneration
 import KataribeModels
 import KataribeTensor
 
-extension PromptFormat: ExpressibleByArgument {}
+// `--format` takes the same names as a suite's `prompt_format:`; listing them keeps ArgumentParser's
+// help and its "Please provide one of 'plain' and 'rinna-chat'" error as they were for the enum.
+extension PromptFormat: ExpressibleByArgument {
+    public init?(argument: String) {
+        guard let format = PromptFormat.named(argument) else { return nil }
+        self = format
+    }
 
-/// `--model` and the options that decide how it is found and loaded (generate, chat, score).
+    public var defaultValueDescription: String { name }
+    public static var allValueStrings: [String] { PromptFormat.names }
+    public static var defaultCompletionKind: CompletionKind { .list(allValueStrings) }
+}
+
+/// `--model` and the options that decide how it is found and loaded (generate, chat, serve, score).
 struct ModelArguments: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp(
-        "The model: a folder, a demo model (demo-calm, demo-rinna-sft), a preset id (open-calm-7b) or a Hugging Face id (cyberagent/open-calm-7b).",
-        discussion: "Demo models are looked up in $KATARIBE_MODELS_DIR, <executable>/../share/kataribe/Models, the source checkout's Models/ and ./Models. Hub models come from the Hugging Face cache or are downloaded. `kataribe models` lists demo models and presets.",
-        valueName: "name-or-path"))
+    @Option(name: .long, help: ModelNames.modelHelp)
     var model: String
 
     @Option(name: .long, help: ArgumentHelp(
@@ -21,10 +29,10 @@ struct ModelArguments: ParsableArguments {
         valueName: "preset-id"))
     var preset: String?
 
-    @Option(name: .long, help: "Branch, tag or commit of a hub model (default: main).")
+    @Option(name: .long, help: ModelNames.revisionHelp)
     var revision: String?
 
-    @Flag(name: .long, help: "Never use the network: hub models must be in the cache (like HF_HUB_OFFLINE=1).")
+    @Flag(name: .long, help: ModelNames.offlineHelp)
     var offline = false
 
     @Option(name: .long, help: "Worker threads for the forward pass (default: one per core).")
@@ -37,15 +45,21 @@ struct ModelArguments: ParsableArguments {
 
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
-        if let dtype, WeightFormat(rawValue: dtype) == nil { throw ValidationError("--dtype must be one of f32, f16, bf16, q8, q4") }
+        try ModelNames.validate(dtype: dtype)
     }
 
+    var weightFormat: WeightFormat? { dtype.flatMap(WeightFormat.init(dtypeName:)) }
+
     func options(format: PromptFormat? = nil) -> ModelLoadOptions {
-        let weightFormat = dtype.flatMap { WeightFormat(rawValue: $0) }
-        return ModelLoadOptions(threads: threads, preset: preset,
-                                presetOverrides: format.map { ModelPresetOverrides(promptFormat: $0) },
-                                revision: revision, offline: offline ? true : nil, weightFormat: weightFormat,
-                                quantizedCache: weightFormat?.isQuantized == true ? .standard : nil)
+        ModelLoadOptions(threads: threads, preset: preset,
+                         presetOverrides: format.map { ModelPresetOverrides(promptFormat: $0) },
+                         revision: revision, offline: offline ? true : nil, weightFormat: weightFormat,
+                         quantizedCache: weightFormat?.standardQuantizedCache)
+    }
+
+    /// The model's folder without loading anything (commands that read only the weights).
+    func locate() async -> URL {
+        await ModelNames.locate(model, revision: revision, offline: offline)
     }
 
     /// Resolves and loads the model (download progress on stderr); exits with the error otherwise.
@@ -55,6 +69,53 @@ struct ModelArguments: ParsableArguments {
             let loaded = try await LoadedModel.load(model, options: options(format: format)) { renderer.render($0) }
             renderer.finish()
             return loaded
+        } catch {
+            renderer.finish()
+            CLIOutput.fail(error.description)
+        }
+    }
+}
+
+/// `--model`, `--revision` and `--offline` of the commands that read only a model's weights and
+/// config (inspect, bench): the same names as everywhere else, and no preset, since nothing is
+/// tokenized or generated.
+struct ModelLocationArguments: ParsableArguments {
+    @Option(name: .long, help: ModelNames.modelHelp)
+    var model: String
+
+    @Option(name: .long, help: ModelNames.revisionHelp)
+    var revision: String?
+
+    @Flag(name: .long, help: ModelNames.offlineHelp)
+    var offline = false
+
+    func locate() async -> URL {
+        await ModelNames.locate(model, revision: revision, offline: offline)
+    }
+}
+
+/// What every command that takes a model says about model names, and how it finds the folder.
+enum ModelNames {
+    static let modelHelp = ArgumentHelp(
+        "The model: a folder, a demo model (demo-calm, demo-rinna-sft), a preset id (open-calm-7b) or a Hugging Face id (cyberagent/open-calm-7b).",
+        discussion: "Demo models are looked up in $KATARIBE_MODELS_DIR, <executable>/../share/kataribe/Models, the source checkout's Models/ and ./Models. Hub models come from the Hugging Face cache or are downloaded. `kataribe models` lists demo models and presets.",
+        valueName: "name-or-path")
+    static let revisionHelp: ArgumentHelp = "Branch, tag or commit of a hub model (default: main)."
+    static let offlineHelp: ArgumentHelp = "Never use the network: hub models must be in the cache (like HF_HUB_OFFLINE=1)."
+
+    static func validate(dtype: String?) throws {
+        if let dtype, WeightFormat(dtypeName: dtype) == nil {
+            throw ValidationError("--dtype must be one of \(WeightFormat.dtypeNames.joined(separator: ", "))")
+        }
+    }
+
+    /// The folder `name` stands for (`ModelResolver`; download progress on stderr); exits with the error otherwise.
+    static func locate(_ name: String, revision: String?, offline: Bool) async -> URL {
+        let renderer = ProgressRenderer(terminal: isatty(STDERR_FILENO) == 1)
+        do {
+            let located = try await ModelResolver().locate(name, revision: revision, offline: offline ? true : nil) { renderer.render($0) }
+            renderer.finish()
+            return located.folder
         } catch {
             renderer.finish()
             CLIOutput.fail(error.description)

@@ -11,8 +11,9 @@ struct ModelsCommand: AsyncParsableCommand {
         abstract: "List the model presets (demo models and known hub models) or, with --local, the cached models.",
         discussion: """
         Without --local: every preset with its source (hub repository or Models/ folder), weight dtype, \
-        tokenizer kind, prompt format and the generation defaults from its model card. Pass a preset id \
-        or hub id to --model of generate, chat or score. With --json, the presets as a JSON array.
+        tokenizer kind, prompt format and the generation defaults from its model card. Every command that \
+        takes a model (generate, chat, serve, score, inspect, bench, tokenize --tokenizer, download, \
+        suite model:) takes a preset id, a hub id, a demo model or a folder. With --json, the presets as a JSON array.
         """
     )
 

@@ -14,10 +14,7 @@ struct ScoreCommand: AsyncParsableCommand {
         the token that actually follows. With --top N, also the N most likely next tokens after the last id.
         """)
 
-    @Option(name: .long, help: ArgumentHelp(
-        "A model folder (config.json + weights); with --text also a demo model, preset id or Hugging Face id.",
-        valueName: "name-or-path"))
-    var model: String
+    @OptionGroup var modelArguments: ModelArguments
 
     @Option(name: .long, help: "Comma-separated token ids, e.g. 1,2,3.")
     var ids: String?
@@ -28,15 +25,11 @@ struct ScoreCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Show the N most likely tokens after the last id.")
     var top: Int = 0
 
-    @Option(name: .long, help: "Worker threads (default: one per core).")
-    var threads: Int?
-
     @Flag(name: .long, help: "Print JSON (see README: kataribe score --json).")
     var json = false
 
     func validate() throws {
         guard top >= 0 else { throw ValidationError("--top must be 0 or more") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         guard (ids == nil) != (text == nil) else { throw ValidationError("give either --ids or --text") }
         if ids != nil { _ = try tokenIDs() }
     }
@@ -65,16 +58,17 @@ struct ScoreCommand: AsyncParsableCommand {
             let languageModel: any CausalLanguageModel
             let tokens: [Int]
             if text != nil {
-                // The tokenizer comes with the model, so --text takes any model name.
-                let loaded = try await LoadedModel.load(model, options: ModelLoadOptions(threads: threads))
+                // --text needs the tokenizer and the preset's special-token handling.
+                let loaded = await modelArguments.load()
                 languageModel = loaded.model
                 tokens = try tokenIDs(tokenizer: TextGenerator(model: loaded))
             } else {
-                let options = LoadOptions(parallelism: threads.map { Parallelism(threadCount: $0) } ?? .automatic)
-                languageModel = try ModelLoader.load(directory: URL(fileURLWithPath: model), options: options)
+                // Token ids need only the weights: a folder without tokenizer files scores too.
+                let folder = await modelArguments.locate()
+                languageModel = try ModelLoader.load(directory: folder, options: modelArguments.options().modelOptions)
                 tokens = try tokenIDs()
             }
-            report = try ScoreReport(model: languageModel, directory: model, ids: tokens, top: top)
+            report = try ScoreReport(model: languageModel, directory: modelArguments.model, ids: tokens, top: top)
         } catch {
             CLIOutput.fail("\(error)")
         }

@@ -121,7 +121,7 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             try await server.run(handleSignals: true) { port in
                 let shown = host.contains(":") ? "[\(host)]" : host
-                Terminal.err("serving \(server.modelID) (\(loaded.preset.promptFormat.rawValue) format) on http://\(shown):\(port)/v1\n")
+                Terminal.err("serving \(server.modelID) (\(loaded.preset.promptFormat.name) format) on http://\(shown):\(port)/v1\n")
             }
         } catch {
             CLIOutput.fail("cannot serve on \(host):\(port): \(error)")

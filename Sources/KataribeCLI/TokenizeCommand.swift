@@ -1,25 +1,31 @@
 import ArgumentParser
 import Foundation
+import KataribeApp
+import KataribeHub
 import KataribeTokenizers
 
 extension TokenizerPreference: ExpressibleByArgument {}
 
 /// `kataribe tokenize`: encode text with a model's tokenizer and show ids and pieces.
-struct TokenizeCommand: ParsableCommand {
+struct TokenizeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokenize",
         abstract: "Encode text with a tokenizer and print ids and pieces.",
         discussion: """
-        PATH is a model folder (tokenizer.json and/or a SentencePiece model, with tokenizer_config.json), \
-        a tokenizer.json file or a SentencePiece .model file. A folder gets transformers' behaviour; a \
-        single file gets the plain tokenizers / sentencepiece behaviour.
+        --tokenizer is a model folder (tokenizer.json and/or a SentencePiece model, with tokenizer_config.json), \
+        a tokenizer.json file, a SentencePiece .model file, or a model name as --model of the other commands \
+        takes it (demo model, preset id, Hugging Face id). A folder gets transformers' behaviour; a \
+        single file gets the plain tokenizers / sentencepiece behaviour; a named model gets its preset's \
+        tokenizer kind (e.g. slow for rinna) unless --kind says otherwise.
 
         --jsonl reads lines {"text": ...} on stdin and writes {"ids": [...], "pieces": [...], "decoded": "..."} \
         per line. --benchmark FILE encodes every line of FILE and reports the time.
         """
     )
 
-    @Option(name: .long, help: "Model folder, tokenizer.json or SentencePiece .model file.")
+    @Option(name: .long, help: ArgumentHelp(
+        "Model folder, tokenizer.json, SentencePiece .model file, or a model name (demo model, preset id, Hugging Face id).",
+        valueName: "path-or-name"))
     var tokenizer: String
 
     @Option(name: .long, help: "Text to encode.")
@@ -34,8 +40,10 @@ struct TokenizeCommand: ParsableCommand {
     @Flag(name: .long, help: "Drop special tokens when decoding.")
     var skipSpecialTokens = false
 
-    @Option(name: .long, help: "For a folder: automatic (tokenizer.json if present), fast or slow (SentencePiece).")
-    var kind: TokenizerPreference = .automatic
+    @Option(name: .long, help: ArgumentHelp(
+        "For a folder: automatic (tokenizer.json if present), fast or slow (SentencePiece).",
+        discussion: "Default: automatic for a path, the preset's kind for a named model."))
+    var kind: TokenizerPreference?
 
     @Option(name: .long, help: "Encode each line of this file (no special tokens) and report the time.")
     var benchmark: String?
@@ -43,8 +51,9 @@ struct TokenizeCommand: ParsableCommand {
     @Option(name: .customLong("repeat"), help: "Benchmark runs; the best is reported.")
     var repetitions: Int = 3
 
-    func run() throws {
-        let loaded = try AutoTokenizer.load(from: URL(fileURLWithPath: tokenizer), preference: kind)
+    func run() async throws {
+        let (url, presetKind) = await source()
+        let loaded = try AutoTokenizer.load(from: url, preference: kind ?? presetKind ?? .automatic)
         if let benchmark {
             try runBenchmark(loaded, file: benchmark)
         } else if jsonl {
@@ -55,6 +64,24 @@ struct TokenizeCommand: ParsableCommand {
             print("pieces: [" + encoded.pieces.map(TokenizeJSONLines.quoted).joined(separator: ", ") + "]")
         } else {
             throw ValidationError("give --text, --jsonl or --benchmark")
+        }
+    }
+
+    /// What `--tokenizer` names, and the tokenizer kind of its preset when it named a model. A path
+    /// (or a tokenizer file name) is read as it is, with the plain libraries' or `AutoTokenizer`'s
+    /// behaviour that the parity checks compare against; anything else is a model name.
+    private func source() async -> (url: URL, presetKind: TokenizerPreference?) {
+        let expanded = (tokenizer as NSString).expandingTildeInPath
+        let isFileName = [".json", ".model"].contains { tokenizer.lowercased().hasSuffix($0) }
+        if FileManager.default.fileExists(atPath: expanded) || isFileName || ModelLocator.looksLikePath(tokenizer) {
+            return (URL(fileURLWithPath: expanded), nil)
+        }
+        do {
+            let resolved = try await ModelResolver().resolve(tokenizer)
+            // A guessed preset says nothing the files do not: such a folder gets `automatic`, as a path would.
+            return (resolved.folder, resolved.presetOrigin == .inferred ? nil : resolved.preset.tokenizer)
+        } catch {
+            CLIOutput.fail(error.description)
         }
     }
 

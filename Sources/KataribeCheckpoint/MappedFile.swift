@@ -44,11 +44,22 @@ public final class MappedFile: @unchecked Sendable {
         UnsafeRawBufferPointer(start: mapping.map { UnsafeRawPointer($0) }, count: size)
     }
 
-    /// A storage over the whole file; tensors keep the mapping alive through it.
-    public lazy var storage: ByteStorage = {
-        if let mapping { return ByteStorage(borrowing: UnsafeRawPointer(mapping), count: size, owner: self, isFileMapping: true) }
-        return ByteStorage(copying: UnsafeRawBufferPointer(start: nil, count: 0))
-    }()
+    /// A storage over the whole file, shared by every tensor read from it; tensors keep the mapping
+    /// alive through it. The storage holds this file, so the file holds the storage only weakly: a
+    /// strong reference made a cycle that kept every mapping of the process, e.g. each model
+    /// `kataribe compare` had loaded.
+    public var storage: ByteStorage {
+        storageLock.withLock {
+            if let sharedStorage { return sharedStorage }
+            let made = mapping.map { ByteStorage(borrowing: UnsafeRawPointer($0), count: size, owner: self, isFileMapping: true) }
+                ?? ByteStorage(copying: UnsafeRawBufferPointer(start: nil, count: 0))
+            sharedStorage = made
+            return made
+        }
+    }
+
+    private let storageLock = NSLock()
+    private weak var sharedStorage: ByteStorage?
 
     public var path: String { url.path }
 }

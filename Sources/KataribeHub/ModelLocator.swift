@@ -5,7 +5,8 @@ public struct LocatedModel: Sendable, Equatable {
     public enum Origin: Sendable, Equatable {
         /// The argument was an existing folder.
         case localFolder
-        /// A `ModelSource` in front of the hub answered (e.g. a built-in demo model); the string names it.
+        /// The caller found it before asking the hub (KataribeApp's built-in demo models); the string
+        /// names where.
         case source(String)
         /// The Hugging Face cache already held a complete snapshot.
         case cache
@@ -27,22 +28,15 @@ public struct LocatedModel: Sendable, Equatable {
     }
 }
 
-/// Resolves names the hub does not know (built-in demo models, aliases). Sources are consulted in order
-/// before the hub; returning nil passes the name on.
-public protocol ModelSource: Sendable {
-    func locate(_ name: String, revision: String?, offline: Bool) async throws -> LocatedModel?
-}
-
-/// Turns what a user typed (`cyberagent/open-calm-7b`, `./my-model`) into a folder:
-/// an existing folder as it is; else the first `ModelSource` that knows the name; else the hub cache
-/// (`refs/<revision>` -> complete snapshot); else a download, unless offline.
+/// Turns a folder path or a repository id (`cyberagent/open-calm-7b`, `./my-model`) into a folder:
+/// an existing folder as it is; else the hub cache (`refs/<revision>` -> complete snapshot); else a
+/// download, unless offline. Names that are neither (demo models, preset ids) are KataribeApp's
+/// `ModelResolver`'s to turn into one of these first.
 public struct ModelLocator: Sendable {
     public var hub: HubClient
-    public var sources: [any ModelSource]
 
-    public init(hub: HubClient = HubClient(), sources: [any ModelSource] = []) {
+    public init(hub: HubClient = HubClient()) {
         self.hub = hub
-        self.sources = sources
     }
 
     /// - Parameters:
@@ -56,11 +50,6 @@ public struct ModelLocator: Sendable {
 
         if let folder = try Self.existingFolder(idOrPath) {
             return LocatedModel(folder: folder, origin: .localFolder)
-        }
-        for source in sources {
-            if let located = try await source.locate(idOrPath, revision: revision, offline: hub.configuration.offline) {
-                return located
-            }
         }
         if Self.looksLikePath(idOrPath) { throw HubError.localPathNotFound(idOrPath) }
 
@@ -83,7 +72,7 @@ public struct ModelLocator: Sendable {
     }
 
     /// Strings no repository id can be: they name a folder that is missing, not a model to download.
-    static func looksLikePath(_ string: String) -> Bool {
+    public static func looksLikePath(_ string: String) -> Bool {
         string.hasPrefix("/") || string.hasPrefix("./") || string.hasPrefix("../") || string.hasPrefix("~")
             || string == "." || string == ".." || string.hasSuffix("/") || string.split(separator: "/").count > 2
     }

@@ -14,7 +14,7 @@ struct GreedyCase: Decodable, CustomTestStringConvertible, Sendable {
         var eosTokenId: Int?
     }
     struct Turn: Decodable, Sendable {
-        var speaker: ChatTurn.Speaker
+        var speaker: ChatRole
         var text: String
     }
 
@@ -28,7 +28,7 @@ struct GreedyCase: Decodable, CustomTestStringConvertible, Sendable {
     var text: String
 
     var testDescription: String {
-        "\(model) \(format.rawValue) \(prompt.prefix(12)) max=\(generate.maxNewTokens) rep=\(generate.repetitionPenalty ?? 1) "
+        "\(model) \(format.name) \(prompt.prefix(12)) max=\(generate.maxNewTokens) rep=\(generate.repetitionPenalty ?? 1) "
             + "ngram=\(generate.noRepeatNgramSize ?? 0) min=\(generate.minNewTokens ?? 0) eos=\(generate.eosTokenId.map(String.init) ?? "-")"
     }
 

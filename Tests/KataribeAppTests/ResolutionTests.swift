@@ -2,7 +2,9 @@ import Foundation
 import KataribeApp
 import KataribeGeneration
 import KataribeHub
+import KataribeModels
 import KataribeTestSupport
+import Synchronization
 import Testing
 
 /// A fresh temporary folder, removed afterwards.
@@ -151,6 +153,81 @@ struct ResolutionTests {
     }
 }
 
+@Suite("One resolver for every command and for suites", .timeLimit(.minutes(1)))
+struct ResolverTests {
+    @Test("a name is a folder, a demo model, a preset's hub repository or a hub id; any other word is unknown")
+    func references() async throws {
+        try await withTemporaryFolder { root in
+            let resolver = ModelResolver(hub: offlineHub(cache: root), demos: DemoModelSource(searchDirectories: [root]))
+            let demo = try #require(resolver.catalogPreset(named: "demo-calm"))
+            #expect(try resolver.reference(for: "demo-calm") == .demo(demo))
+            let small = try #require(resolver.catalogPreset(named: "open-calm-small"))
+            #expect(try resolver.reference(for: "open-calm-small") == .hub(repo: "cyberagent/open-calm-small", preset: small))
+            #expect(try resolver.reference(for: "cyberagent/open-calm-small") == .hub(repo: "cyberagent/open-calm-small", preset: small))
+            #expect(try resolver.reference(for: "org/other-model") == .hub(repo: "org/other-model", preset: nil))
+            #expect(try resolver.reference(for: Fixtures.calmFolder.path) == .folder(Fixtures.calmFolder.path))
+            #expect(try resolver.reference(for: "./not/here") == .folder("./not/here"))
+            #expect(throws: ModelLoadError.self) { try resolver.reference(for: "gpt-5") }
+        }
+    }
+
+    @Test("suites get the preset `resolve` would choose, without downloading; an unknown hub id has none yet")
+    func plannedPresets() async throws {
+        try await withTemporaryFolder { root in
+            let resolver = ModelResolver(hub: offlineHub(cache: root), demos: DemoModelSource(searchDirectories: [root]))
+            #expect(try resolver.plannedPreset(for: "demo-rinna-sft").map { [$0.preset.id, $0.origin.rawValue] } == ["demo-rinna-sft", "matched"])
+            #expect(try resolver.plannedPreset(for: "rinna/japanese-gpt-neox-3.6b")?.preset.id == "rinna-3.6b")
+            #expect(try resolver.plannedPreset(for: "org/other-model") == nil)
+            // A folder named like a repository is that repository's model, present or not (yet).
+            #expect(try resolver.plannedPreset(for: "/data/japanese-gpt-neox-3.6b-instruction-ppo")?.preset.id == "rinna-3.6b-ppo")
+            #expect(try resolver.plannedPreset(for: "/data/unknown-model") == nil)
+            let inferred = try #require(try resolver.plannedPreset(for: Fixtures.rinnaFolder.path))
+            #expect(inferred.origin == .inferred && inferred.preset.tokenizer == .slow)
+            let resolved = try await resolver.resolve(Fixtures.rinnaFolder.path)
+            #expect(resolved.preset == inferred.preset && resolved.presetOrigin == .inferred)
+            let requested = try #require(try resolver.plannedPreset(for: Fixtures.rinnaFolder.path, preset: "rinna-3.6b-sft-v2"))
+            #expect(requested.origin == .requested && requested.preset.promptFormat.hasTurns)
+            #expect(throws: ModelLoadError.self) { try resolver.plannedPreset(for: Fixtures.rinnaFolder.path, preset: "nope") }
+        }
+    }
+
+    @Test("locate finds a demo model's folder without choosing a preset")
+    func locateDemo() async throws {
+        try await withTemporaryFolder { root in
+            try copyModel(Fixtures.calmFolder, to: root.appendingPathComponent("demo-calm"))
+            let resolver = ModelResolver(hub: offlineHub(cache: root.appendingPathComponent("cache")),
+                                         demos: DemoModelSource(searchDirectories: [root]))
+            let located = try await resolver.locate("demo-calm")
+            #expect(located.origin == .source("demo") && located.folder.lastPathComponent == "demo-calm")
+        }
+    }
+
+    @Test("loading a folder no preset matches sends one note naming the settings and how to choose; a chosen preset sends none")
+    func inferredNotice() async throws {
+        try await withTemporaryFolder { root in
+            let resolver = ModelResolver(hub: offlineHub(cache: root), demos: DemoModelSource(searchDirectories: [root]))
+            let notes = Notes()
+            let options = ModelLoadOptions(threads: 1, notices: { notes.add($0) })
+            _ = try await LoadedModel.load(Fixtures.rinnaFolder.path, options: options, resolver: resolver)
+            #expect(notes.all.count == 1)
+            let note = try #require(notes.all.first)
+            #expect(note.contains(Fixtures.rinnaFolder.path) && note.contains("rinna-3.6b") && note.contains("plain prompts"))
+            #expect(note.contains("--preset ID") && note.contains("preset: ID") && !note.contains("\n"))
+            var chosen = options
+            chosen.preset = "rinna-3.6b-sft-v2"
+            _ = try await LoadedModel.load(Fixtures.rinnaFolder.path, options: chosen, resolver: resolver)
+            #expect(notes.all.count == 1)
+        }
+    }
+}
+
+/// Notes a loader sent, from whichever thread.
+private final class Notes: Sendable {
+    private let notes = Mutex<[String]>([])
+    func add(_ note: String) { notes.withLock { $0.append(note) } }
+    var all: [String] { notes.withLock { $0 } }
+}
+
 @Suite("Generation defaults: preset over the model's config, the caller over both", .timeLimit(.minutes(1)))
 struct GenerationDefaultsTests {
     @Test("generation_config.json is read; without it config.json's eos/pad ids are used, as transformers does")
@@ -161,6 +238,20 @@ struct GenerationDefaultsTests {
             let parameters = try ModelGenerationConfig.read(folder: root)
             #expect(parameters.eosTokenIds == [3])
             #expect(parameters.doSample == nil && parameters.maxNewTokens == nil)
+        }
+    }
+
+    @Test("without generation_config.json the settings come from the config.json the loader read, not a second read")
+    func configReadOnce() async throws {
+        try await withTemporaryFolder { root in
+            try copyModel(Fixtures.rinnaFolder, to: root, skipping: ["generation_config.json"])
+            let config = try ModelLoader.readConfigFile(directory: root)
+            // Changed on disk after the loader's read: a second read would see eos 7.
+            let object = try #require(try JSONSerialization.jsonObject(with: config.data) as? [String: Any])
+            try JSONSerialization.data(withJSONObject: object.merging(["eos_token_id": 7]) { $1 })
+                .write(to: root.appendingPathComponent("config.json"))
+            #expect(try ModelGenerationConfig.read(folder: root, config: config).eosTokenIds == [3])
+            #expect(try ModelGenerationConfig.read(folder: root).eosTokenIds == [7])
         }
     }
 

@@ -23,6 +23,20 @@ struct SafetensorsTests {
         #expect(tensors.format == "safetensors")
     }
 
+    @Test("a mapping lives exactly as long as the tensors that point into it")
+    func mappingLifetime() throws {
+        weak var file: MappedFile?
+        var tensors: TensorCollection? = try {
+            let mapped = try MappedFile(url: TestPaths.fixture("engine/models/seq-f32-safetensors/model.safetensors"))
+            file = mapped
+            return try SafetensorsReader.read(mapped)
+        }()
+        #expect(file != nil && tensors?["gpt_neox.embed_in.weight"] != nil)
+        tensors = nil
+        // A file that cached the storage pointing back at it never went away (nor did its mapping).
+        #expect(file == nil)
+    }
+
     @Test("what the writer writes, the reader reads back, including __metadata__")
     func roundTrip() throws {
         let entries = [

@@ -1,7 +1,8 @@
 import Foundation
 import KataribeApp
-import KataribeCompare
+@testable import KataribeCompare
 import KataribeGeneration
+import KataribeModels
 import KataribeTestSupport
 import Testing
 
@@ -86,5 +87,120 @@ struct LocalBackendTests {
         #expect(result.failures.count == 1)
         #expect(result.failures.first?.modelLabel == "gone")
         #expect(result.failures.first?.message.contains("/nonexistent/model") == true)
+    }
+
+    @Test("each model is released and unmapped before the next one loads, and the last one once the run ends",
+          .enabled(if: FileManager.default.fileExists(atPath: "/proc/self/maps")))
+    func releasesEachModel() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.cleanup() }
+        // Private copies: other tests map the shared fixtures at the same time, so only these paths
+        // say anything about this run's models.
+        let calm = try copyFixtureModel("generation-e2e/calm", to: dir.url.appendingPathComponent("calm"))
+        let rinna = try copyFixtureModel("generation-e2e/rinna", to: dir.url.appendingPathComponent("rinna"))
+        let checkpoints = [calm.appendingPathComponent("pytorch_model.bin").path, rinna.appendingPathComponent("model.safetensors").path]
+        let yaml = fixtureSuite(samples: 1).replacingOccurrences(of: TestPaths.fixture("generation-e2e/calm").path, with: calm.path)
+            .replacingOccurrences(of: TestPaths.fixture("generation-e2e/rinna").path, with: rinna.path)
+        let plan = try ComparePlan(suite: SuiteLoader.parse(yaml: yaml, file: "local.yaml"))
+        let probe = ReleaseProbe(LocalBackend(threads: 1, notices: { _ in }), checkpoints: checkpoints)
+        let result = try await CompareRunner(plan: plan, backend: probe, store: ResultsStore(directory: dir.url.appendingPathComponent("out")),
+                                             kataribeVersion: "t").run()
+        #expect(result.finishedNow == 2 && result.failures.isEmpty)
+        // The probe saw both models (so the checks below are about real models), and when the second
+        // load began, nothing of the first was left: no model object, no mapping of its checkpoint.
+        #expect(probe.modelsSeen == 2)
+        #expect(probe.previousAtLoads == [.init(alive: false, mapped: false)])
+        #expect(!probe.lastAlive)
+        #expect(try mappedPaths(among: checkpoints).isEmpty)
+    }
+
+    @Test("a suite's dtype is applied when the model loads: q8 weights are made and saved in the quantized cache")
+    func dtypeApplied() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.cleanup() }
+        let yaml = fixtureSuite(samples: 1).replacingOccurrences(of: "  - label: sft", with: "    dtype: q8\n  - label: sft")
+        let plan = try ComparePlan(suite: SuiteLoader.parse(yaml: yaml, file: "local.yaml"))
+        #expect(plan.model("calm")?.weightFormat == .q8 && plan.model("sft")?.weightFormat == nil)
+        let cache = QuantizedCache(directory: dir.url.appendingPathComponent("quantized"))
+        let result = try await CompareRunner(plan: plan, backend: LocalBackend(threads: 1, quantizedCache: cache),
+                                             store: ResultsStore(directory: dir.url.appendingPathComponent("out")), kataribeVersion: "t").run()
+        #expect(result.finishedNow == 2 && result.failures.isEmpty)
+        let saved = try FileManager.default.contentsOfDirectory(atPath: cache.directory.path)
+        #expect(saved.count == 1 && saved.first?.hasSuffix(".q8.safetensors") == true, "\(saved)")
+    }
+
+    @Test("a folder that matches no preset is announced once, through the backend's notices, when it loads")
+    func inferredPresetNotice() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.cleanup() }
+        let notes = Collected<String>()
+        let plan = try ComparePlan(suite: SuiteLoader.parse(yaml: fixtureSuite(samples: 1), file: "local.yaml"))
+        #expect(plan.model("calm")?.presetOrigin == .inferred && plan.model("sft")?.presetOrigin == .requested)
+        let backend = LocalBackend(threads: 1, notices: { notes.append($0) })
+        _ = try await CompareRunner(plan: plan, backend: backend, store: ResultsStore(directory: dir.url), kataribeVersion: "t").run()
+        #expect(notes.values.count == 1)
+        let note = try #require(notes.values.first)
+        #expect(note.contains(TestPaths.fixture("generation-e2e/calm").path) && note.contains("open-calm-small"))
+        #expect(note.contains("--preset") && note.contains("preset:") && !note.contains("\n"))
+    }
+}
+
+/// A copy of a fixture model folder (symlinks resolved) at `destination`.
+private func copyFixtureModel(_ fixture: String, to destination: URL) throws -> URL {
+    let source = TestPaths.fixture(fixture)
+    try FileManager.default.createDirectory(at: destination, withIntermediateDirectories: true)
+    for name in try FileManager.default.contentsOfDirectory(atPath: source.path) {
+        try Data(contentsOf: source.appendingPathComponent(name).resolvingSymlinksInPath()).write(to: destination.appendingPathComponent(name))
+    }
+    return destination
+}
+
+/// Which of `paths` this process has mapped now (Linux: /proc/self/maps names the file of every mapping).
+private func mappedPaths(among paths: [String]) throws -> [String] {
+    let maps = try String(contentsOfFile: "/proc/self/maps", encoding: .utf8)
+    let mapped = Set(maps.split(separator: "\n").compactMap { line in line.firstIndex(of: "/").map { String(line[$0...]) } })
+    return paths.filter(mapped.contains)
+}
+
+/// Passes loads to the local backend and, as each load begins, notes whether the model loaded
+/// before it is still alive (a weak reference to it) and whether its checkpoint is still mapped.
+private final class ReleaseProbe: CompareBackend, @unchecked Sendable {  // state guarded by `lock`
+    struct Previous: Equatable {
+        var alive: Bool
+        var mapped: Bool
+    }
+
+    private let inner: LocalBackend
+    private let checkpoints: [String]
+    private let lock = NSLock()
+    private weak var last: LoadedModel?
+    private weak var lastWeights: (any CausalLanguageModel)?
+    private var seen: [Previous] = []
+    private var count = 0
+
+    init(_ inner: LocalBackend, checkpoints: [String]) {
+        self.inner = inner
+        self.checkpoints = checkpoints
+    }
+
+    var previousAtLoads: [Previous] { lock.withLock { seen } }
+    var modelsSeen: Int { lock.withLock { count } }
+    var lastAlive: Bool { lock.withLock { last != nil || lastWeights != nil } }
+
+    func load(_ model: PlannedModel) async throws -> any CompareModelSession {
+        let mapped = try mappedPaths(among: checkpoints)
+        lock.withLock {
+            if count > 0 {
+                seen.append(Previous(alive: last != nil || lastWeights != nil, mapped: mapped.contains(checkpoints[count - 1])))
+            }
+        }
+        let session = try await inner.load(model)
+        let loaded = try #require(session as? LocalBackend.Session).generator.model
+        lock.withLock {
+            last = loaded
+            lastWeights = loaded.model
+            count += 1
+        }
+        return session
     }
 }

@@ -45,6 +45,12 @@ struct PlanTests {
         #expect(try keyAfter(smallSuiteYAML.replacingOccurrences(of: "seed: 7", with: "seed: 8")) != key)
         #expect(try keyAfter(smallSuiteYAML.replacingOccurrences(of: "昔々あるところに、", with: "昔々、")) != key)
         #expect(try keyAfter(smallSuiteYAML.replacingOccurrences(of: "model: demo-calm", with: "model: demo-calm\n    dtype: float32")) != key)
+        let q8 = try keyAfter(smallSuiteYAML.replacingOccurrences(of: "model: demo-calm", with: "model: demo-calm\n    dtype: q8"))
+        #expect(q8 != key && q8 != nil)
+        #expect(try keyAfter(smallSuiteYAML.replacingOccurrences(of: "model: demo-calm", with: "model: demo-calm\n    dtype: f16"))
+            == keyAfter(smallSuiteYAML.replacingOccurrences(of: "model: demo-calm", with: "model: demo-calm\n    dtype: float16")))
+        // Suites without `dtype:` keep the keys they had before it was applied (finished samples still count).
+        #expect(key == "763d13dbbfc9e382")
         #expect(try keyAfter(smallSuiteYAML.replacingOccurrences(of: "model: demo-calm", with: "model: demo-calm\n    generation: {top_k: 5}")) != key)
         var cli = GenerationParameters()
         cli.maxNewTokens = 3

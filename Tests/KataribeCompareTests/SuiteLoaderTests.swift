@@ -1,4 +1,5 @@
 import Foundation
+import KataribeApp
 import KataribeCompare
 import KataribeGeneration
 import KataribeTestSupport
@@ -79,8 +80,42 @@ struct SuiteLoaderTests {
         #expect(suite.samples == 3 && suite.seed == 0)
         #expect(suite.models.map(\.label) == ["open-calm-7b", "japanese-gpt-neox-3.6b-instruction-ppo"])
         #expect(suite.models[1].preset.id == "rinna-3.6b-ppo")
-        #expect(suite.models[1].preset.dtype == .bfloat16)
+        #expect(suite.models[1].weightFormat == .bfloat16)  // applied at load now, no longer a preset field
         #expect(suite.models[1].source == .local("/data/models/japanese-gpt-neox-3.6b-instruction-ppo"))
+    }
+
+    @Test("dtype takes --dtype's values and the long float names, and is kept for loading rather than in the preset")
+    func dtypes() throws {
+        func format(_ value: String) throws -> String? {
+            try SuiteLoader.parse(yaml: "models:\n  - {model: demo-calm, dtype: \(value)}\n" + prompts).models[0].weightFormat?.rawValue
+        }
+        for (value, expected) in [("f32", "f32"), ("float32", "f32"), ("f16", "f16"), ("float16", "f16"), ("bf16", "bf16"),
+                                  ("bfloat16", "bf16"), ("q8", "q8"), ("q4", "q4")] {
+            #expect(try format(value) == expected, "\(value)")
+        }
+        let plain = try SuiteLoader.parse(yaml: models + prompts).models[0]
+        #expect(plain.weightFormat == nil && plain.preset.dtype == .float16)
+
+        let bad = try #require(error("models:\n  - model: demo-calm\n    dtype: q5\n" + prompts))
+        #expect(bad.line == 3 && bad.keyPath == "models[0].dtype")
+        #expect(bad.description.hasPrefix("suite.yaml:3:") && bad.description.contains("\"q5\"")
+                && bad.description.contains("f32, f16, bf16, q8, q4"), "\(bad)")
+        let endpoint = try #require(error("models:\n  - endpoint: {base_url: \"http://h:1\", model: x/y}\n    dtype: q8\n"
+                                          + "    generation: {max_new_tokens: 4}\n" + prompts))
+        #expect(endpoint.keyPath == "models[0].dtype" && endpoint.description.contains("server"))
+    }
+
+    @Test("suite entries are matched to presets by the resolver every command uses (here: a hub cache snapshot folder)")
+    func sharedMatching() throws {
+        let suite = try SuiteLoader.parse(yaml: """
+        models:
+          - model: /cache/models--rinna--japanese-gpt-neox-3.6b-instruction-sft-v2/snapshots/0123abcd
+          - model: \(TestPaths.fixture("generation-e2e/calm").path)
+        prompts:
+          - {id: p, completion: x, instruction: y}
+        """)
+        #expect(suite.models[0].preset.id == "rinna-3.6b-sft-v2" && suite.models[0].presetOrigin == .matched)
+        #expect(suite.models[1].presetOrigin == .inferred && suite.models[1].preset.tokenizer == .fast)
     }
 
     @Test("an endpoint model takes its preset from the served model name or `preset`")

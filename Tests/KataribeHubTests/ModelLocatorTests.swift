@@ -2,14 +2,6 @@ import Foundation
 import KataribeHub
 import Testing
 
-/// Stands in for the built-in demo models another module puts in front of the hub.
-struct DemoSource: ModelSource {
-    let folder: URL
-    func locate(_ name: String, revision: String?, offline: Bool) async throws -> LocatedModel? {
-        name == "demo-tiny" ? LocatedModel(folder: folder, origin: .source("demo")) : nil
-    }
-}
-
 @Suite("Resolving what the user typed", .timeLimit(.minutes(1)))
 struct ModelLocatorTests {
     @Test("an existing folder is used as it is, without a request")
@@ -31,17 +23,6 @@ struct ModelLocatorTests {
             #expect(await hubError { try await locator.resolve(file.path) } == .localPathNotAFolder(file.path))
             #expect(await hubError { try await locator.resolve("./no/such/model") } == .localPathNotFound("./no/such/model"))
             #expect(hub.requests.isEmpty)
-        }
-    }
-
-    @Test("sources in front of the hub answer their names and pass the others on")
-    func sourcesInFront() async throws {
-        try await withFakeHub([Repos.tiny]) { hub, client, cache in
-            let locator = ModelLocator(hub: client, sources: [DemoSource(folder: cache)])
-            let demo = try await locator.resolve("demo-tiny")
-            #expect(demo.origin == .source("demo") && hub.requests.isEmpty)
-            let hubModel = try await locator.resolve(Repos.tiny.id)
-            #expect(hubModel.origin == .download && hubModel.commit == FakeRepo.commitA)
         }
     }
 

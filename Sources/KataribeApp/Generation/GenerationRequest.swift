@@ -2,10 +2,12 @@ import KataribeGeneration
 
 /// What to generate from.
 public enum PromptInput: Sendable, Equatable {
-    /// Text in the prompt format (`GenerationOptions.format`, else the preset's): plain text is fed as
-    /// it is; with the rinna chat format it is one user turn.
+    /// Text a person typed, written by the prompt format (`GenerationOptions.format`, else the
+    /// preset's; `PromptFormat.prompt(forText:)`): the user's turn in a chat format, the text to
+    /// continue in a completion format.
     case text(String)
-    /// A chat history ending with a user turn, rendered with the chat format.
+    /// A chat history whose last turn other than system turns is the user's, written by the prompt
+    /// format (which must have turns); system turns follow the format's rule.
     case conversation(Conversation)
     /// Token ids fed as they are (no format, no tokenizer).
     case tokens([Int])

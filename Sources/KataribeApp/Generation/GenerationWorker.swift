@@ -2,6 +2,7 @@ import Foundation
 import KataribeGeneration
 import KataribeModels
 import KataribeTokenizers
+import Synchronization
 
 /// The synchronous generation loop, run on the stream's own thread. The prompt is processed once;
 /// each sample then rewinds the session to the prompt and continues from the saved logits, so `n`
@@ -11,17 +12,36 @@ struct GenerationWorker {
     let prepared: PreparedGeneration
     let channel: EventChannel
 
-    func run() {
-        do {
-            let summary = try generate()
+    /// Runs the worker `handoff` holds and then ends its stream. The worker, and with it the model, is
+    /// let go before the consumer hears the end: a caller that drops its last reference to the model
+    /// once the stream ends (compare, before it loads the next model) then really frees it, rather
+    /// than racing this thread's release of it.
+    static func run(_ handoff: Handoff, channel: EventChannel) {
+        switch handoff.generate() {
+        case .success(let summary)?:
             channel.send(.finished(summary))
             channel.finish()
-        } catch {
+        case .failure(let error)?:
             channel.finish(throwing: error)
+        case nil:
+            channel.finish()
         }
     }
 
-    private func generate() throws(TextGenerationError) -> GenerationSummary {
+    /// Holds the worker until its thread takes it, so the thread's closure does not keep it.
+    final class Handoff: Sendable {
+        private let worker: Mutex<GenerationWorker?>
+
+        init(_ worker: GenerationWorker) { self.worker = Mutex(worker) }
+
+        /// Runs the worker once; it is released when this returns.
+        func generate() -> Result<GenerationSummary, TextGenerationError>? {
+            guard let worker = worker.withLock({ w -> GenerationWorker? in defer { w = nil }; return w }) else { return nil }
+            do { return .success(try worker.generate()) } catch { return .failure(error) }
+        }
+    }
+
+    func generate() throws(TextGenerationError) -> GenerationSummary {
         let prompt = prepared.promptTokens
         let session = model.model.makeSession()
         // The whole reply's cache up front; an invalid limit is reported by the sampling session.

@@ -41,8 +41,8 @@ public struct TextGenerator: Sendable {
     /// Runs a prepared request. Nothing runs until the stream is iterated.
     public func stream(_ prepared: PreparedGeneration) -> GenerationStream {
         let channel = EventChannel()
-        let worker = GenerationWorker(model: model, prepared: prepared, channel: channel)
-        return GenerationStream(channel: channel) { worker.run() }
+        let handoff = GenerationWorker.Handoff(GenerationWorker(model: model, prepared: prepared, channel: channel))
+        return GenerationStream(channel: channel) { GenerationWorker.run(handoff, channel: channel) }
     }
 
     /// Checks the settings, formats and tokenizes the prompt, and fits it to the context.
@@ -53,25 +53,22 @@ public struct TextGenerator: Sendable {
         let format = options.format ?? model.preset.promptFormat
         let policy = options.contextOverflow
 
-        var conversation: Conversation?
-        switch input {
-        case .text(let text) where format == .rinnaChat:
-            conversation = Conversation([ChatTurn(.user, text)])
-        case .conversation(let turns):
-            guard format == .rinnaChat else { throw .chatNotSupported(model: model.name, format: format) }
-            guard turns.turns.last?.speaker == .user else { throw .conversationMustEndWithUser }
-            conversation = turns
-        default:
-            break
-        }
-
         var promptText: String?
         var tokens: [Int] = []
         var droppedTurns = 0
-        if var conversation {
+        switch input {
+        case .text(let text):
+            let text = format.prompt(forText: text)
+            promptText = text
+            tokens = encode(text)
+        case .conversation(var conversation):
+            guard format.hasTurns else { throw .chatNotSupported(model: model.name, format: format) }
+            guard conversation.endsWithUserTurn else { throw .conversationMustEndWithUser }
             // Whole exchanges go first when the history is too long; token truncation is the last resort.
             while true {
-                let text = RinnaChatFormat.prompt(for: conversation)
+                guard let text = format.prompt(for: conversation) else {
+                    throw .chatNotSupported(model: model.name, format: format)
+                }
                 promptText = text
                 tokens = encode(text)
                 guard policy == .truncateLeft, conversation.turns.count > 1,
@@ -80,16 +77,11 @@ public struct TextGenerator: Sendable {
                 droppedTurns += conversation.turns.count - shorter.turns.count
                 conversation = shorter
             }
-        } else if case .text(let text) = input {
-            promptText = text
-            tokens = encode(text)
-        } else if case .tokens(let ids) = input {
+        case .tokens(let ids):
             if let bad = ids.first(where: { $0 < 0 || $0 >= model.model.vocabularySize }) {
                 throw .tokenOutOfRange(token: bad, vocabularySize: model.model.vocabularySize)
             }
             tokens = ids
-        } else {
-            tokens = []
         }
 
         guard !tokens.isEmpty else { throw .emptyPrompt }

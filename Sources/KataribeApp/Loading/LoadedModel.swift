@@ -25,11 +25,14 @@ public struct ModelLoadOptions: Sendable {
     public var kvCacheFormat: KVCacheFormat?
     /// Where quantized weights are saved and found again; nil quantizes at every load.
     public var quantizedCache: QuantizedCache?
+    /// Receives the one-line notes loading has for a person (a folder that matches no preset); the
+    /// default writes them to stderr, where every command's messages go.
+    public var notices: @Sendable (String) -> Void
 
     public init(threads: Int? = nil, batchCapacity: Int = 128, preset: String? = nil,
                 presetOverrides: ModelPresetOverrides? = nil, revision: String? = nil, offline: Bool? = nil,
                 weightFormat: WeightFormat? = nil, kvCacheFormat: KVCacheFormat? = nil,
-                quantizedCache: QuantizedCache? = nil) {
+                quantizedCache: QuantizedCache? = nil, notices: @escaping @Sendable (String) -> Void = ModelLoadOptions.standardError) {
         self.threads = threads
         self.batchCapacity = batchCapacity
         self.preset = preset
@@ -39,9 +42,16 @@ public struct ModelLoadOptions: Sendable {
         self.weightFormat = weightFormat
         self.kvCacheFormat = kvCacheFormat
         self.quantizedCache = quantizedCache
+        self.notices = notices
     }
 
-    var modelOptions: LoadOptions {
+    /// Writes a note as one line on stderr.
+    public static let standardError: @Sendable (String) -> Void = { note in
+        FileHandle.standardError.write(Data((note + "\n").utf8))
+    }
+
+    /// What `ModelLoader` gets from these options (commands that load only the weights use it directly).
+    public var modelOptions: LoadOptions {
         LoadOptions(parallelism: threads.map { Parallelism(threadCount: $0) } ?? .automatic, batchCapacity: batchCapacity,
                     weightFormat: weightFormat, kvCacheFormat: kvCacheFormat, quantizedCache: quantizedCache)
     }
@@ -75,20 +85,33 @@ public final class LoadedModel: Sendable {
         self.modelGenerationConfig = modelGenerationConfig
     }
 
-    /// Loads `folder` with `preset`'s tokenizer kind (no name resolution).
+    /// Loads `folder` with `preset`'s tokenizer kind (no name resolution). Every way of loading a model
+    /// comes through here, so this is where a preset guessed for the folder (`presetOrigin == .inferred`)
+    /// is announced, once per load, through `options.notices`.
     public convenience init(folder: URL, preset: ModelPreset, name: String? = nil, presetOrigin: PresetOrigin = .requested,
                             options: ModelLoadOptions = ModelLoadOptions()) throws(ModelLoadError) {
         let preset = options.presetOverrides.map { preset.applying($0) } ?? preset
+        if presetOrigin == .inferred {
+            options.notices(PresetInference.notice(folder: folder, preset: preset))
+        }
+        // config.json is read once per load and handed on, so the model and its generation settings
+        // come from the same bytes.
+        let config: ModelConfigFile
         let loadedModel: any CausalLanguageModel
-        do { loadedModel = try ModelLoader.load(directory: folder, options: options.modelOptions) } catch { throw .model(error) }
+        do {
+            config = try ModelLoader.readConfigFile(directory: folder)
+            loadedModel = try ModelLoader.load(directory: folder, config: config, options: options.modelOptions)
+        } catch {
+            throw .model(error)
+        }
         let tokenizer: any Tokenizer
         do {
-            tokenizer = try AutoTokenizer.load(from: folder, preference: preset.tokenizer == .slow ? .slow : .fast)
+            tokenizer = try AutoTokenizer.load(from: folder, preference: preset.tokenizer)
         } catch {
             throw .tokenizer(error)
         }
         self.init(name: name ?? folder.path, folder: folder, model: loadedModel, tokenizer: tokenizer, preset: preset,
-                  presetOrigin: presetOrigin, modelGenerationConfig: try ModelGenerationConfig.read(folder: folder))
+                  presetOrigin: presetOrigin, modelGenerationConfig: try ModelGenerationConfig.read(folder: folder, config: config))
     }
 
     /// Resolves `name` (folder, demo model, preset id, hub id; see `ModelResolver`) and loads it.

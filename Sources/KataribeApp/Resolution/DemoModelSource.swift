@@ -1,5 +1,4 @@
 import Foundation
-import KataribeGeneration
 import KataribeHub
 
 /// Finds the project's demo models (`demo-calm`, `demo-rinna-sft`) by short name, in front of the hub.
@@ -9,7 +8,7 @@ import KataribeHub
 /// 2. `<folder of the running executable>/../share/kataribe/Models` (an installed copy)
 /// 3. `Models` in the package source root, as located at compile time (`swift run` from anywhere)
 /// 4. `./Models` (the current directory)
-public struct DemoModelSource: ModelSource {
+public struct DemoModelSource: Sendable {
     /// The `Models` folders searched, in order.
     public var searchDirectories: [URL]
     /// Demo presets this source answers for (presets with a `localPath`).
@@ -64,7 +63,8 @@ public struct DemoModelSource: ModelSource {
         throw .demoModelNotFound(name: preset.id, searched: searchDirectories.map(\.path))
     }
 
-    public func locate(_ name: String, revision: String?, offline: Bool) async throws -> LocatedModel? {
+    /// The demo model called `name`, nil for other names (`ModelResolver` asks this before the hub).
+    public func locate(_ name: String, revision: String?, offline: Bool) async throws(ModelLoadError) -> LocatedModel? {
         guard let preset = preset(named: name) else { return nil }
         return LocatedModel(folder: try folder(for: preset), origin: .source("demo"))
     }

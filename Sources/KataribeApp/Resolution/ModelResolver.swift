@@ -1,5 +1,4 @@
 import Foundation
-import KataribeGeneration
 import KataribeHub
 
 /// A model name turned into a local folder and the preset that says how to run it.
@@ -10,7 +9,7 @@ public struct ResolvedModel: Sendable {
     public let preset: ModelPreset
     /// How the preset was chosen.
     public let presetOrigin: PresetOrigin
-    /// How the folder was found (local folder, demo source, hub cache, download).
+    /// How the folder was found (local folder, demo model, hub cache, download).
     public let location: LocatedModel
 
     public init(name: String, folder: URL, preset: ModelPreset, presetOrigin: PresetOrigin, location: LocatedModel) {
@@ -23,7 +22,7 @@ public struct ResolvedModel: Sendable {
 }
 
 public enum PresetOrigin: String, Sendable, Codable {
-    /// Named by the caller (`ModelResolver.resolve(_:preset:)`, `--preset`).
+    /// Named by the caller (`ModelResolver.resolve(_:preset:)`, `--preset`, a suite's `preset:`).
     case requested
     /// The model name is a preset id or its hub repository, or the folder is that repository's.
     case matched
@@ -31,9 +30,20 @@ public enum PresetOrigin: String, Sendable, Codable {
     case inferred
 }
 
-/// Resolves model names: a folder as it is; a demo short name through `DemoModelSource`; a preset id
-/// through its hub repository; an `ORG/NAME` id through the Hugging Face cache or a download
-/// (`ModelLocator`). Any other single word is an unknown model.
+/// What a model name stands for, decided from the name and the file system alone (no network).
+public enum ModelReference: Sendable, Equatable {
+    /// A folder: an existing path, or a name written as a path (`/`, `./`, `../`, `~`) that may be missing.
+    case folder(String)
+    /// One of the project's demo models (`DemoModelSource`).
+    case demo(ModelPreset)
+    /// A Hugging Face repository, with its preset when the catalog knows the repository.
+    case hub(repo: String, preset: ModelPreset?)
+}
+
+/// The one place that turns model names into folders and presets, for every command and for compare:
+/// a folder as it is; a demo short name through `DemoModelSource`; a preset id through its hub
+/// repository; an `ORG/NAME` id through the Hugging Face cache or a download (`ModelLocator`). Any other
+/// single word is an unknown model (rather than a request to the hub).
 public struct ModelResolver: Sendable {
     public var hub: HubClient
     public var demos: DemoModelSource
@@ -46,6 +56,29 @@ public struct ModelResolver: Sendable {
         self.catalog = catalog
     }
 
+    /// What `name` refers to. An existing path wins over a preset or demo of the same name, so a
+    /// local copy in the current folder is used as it is.
+    public func reference(for name: String) throws(ModelLoadError) -> ModelReference {
+        if Self.isExistingPath(name) { return .folder(name) }
+        if let preset = catalogPreset(named: name) {
+            if preset.localPath != nil { return .demo(preset) }
+            if let repo = preset.hubRepoID { return .hub(repo: repo, preset: preset) }
+        }
+        if ModelLocator.looksLikePath(name) || name.hasPrefix(".") { return .folder(name) }
+        if name.contains("/") { return .hub(repo: name, preset: nil) }
+        throw .unknownModel(name: name, demos: demos.presets.map(\.id),
+                            presets: catalog.filter { $0.localPath == nil }.map(\.id))
+    }
+
+    /// The folder `name` stands for, without choosing a preset (commands that need only the weights).
+    /// - Parameters:
+    ///   - revision: for hub models; nil means `main`.
+    ///   - offline: overrides `HF_HUB_OFFLINE` when not nil.
+    public func locate(_ name: String, revision: String? = nil, offline: Bool? = nil,
+                       progress: ProgressHandler? = nil) async throws(ModelLoadError) -> LocatedModel {
+        try await locate(name, reference: reference(for: name), revision: revision, offline: offline, progress: progress)
+    }
+
     /// - Parameters:
     ///   - preset: a preset id whose settings (tokenizer, formats, generation defaults) replace the
     ///     matched or inferred ones; the model still comes from `name`.
@@ -53,44 +86,39 @@ public struct ModelResolver: Sendable {
     ///   - offline: overrides `HF_HUB_OFFLINE` when not nil.
     public func resolve(_ name: String, preset presetName: String? = nil, revision: String? = nil,
                         offline: Bool? = nil, progress: ProgressHandler? = nil) async throws(ModelLoadError) -> ResolvedModel {
-        let requested = try presetName.map { name throws(ModelLoadError) in try requestedPreset(name) }
-        let catalogPreset = catalog.first { $0.id == name || $0.hubRepoID == name }
-        let target = try locatorName(for: name, catalogPreset: catalogPreset)
-        let locator = ModelLocator(hub: hub, sources: [demos])
-        let location: LocatedModel
-        do {
-            location = try await locator.resolve(target, revision: revision, offline: offline, progress: progress)
-        } catch let error as ModelLoadError {
-            throw error
-        } catch let error as HubError {
-            throw .location(name: name, error: error)
-        } catch {
-            throw .other(name: name, reason: "\(error)")
-        }
-        if let requested {
-            return ResolvedModel(name: name, folder: location.folder, preset: requested, presetOrigin: .requested, location: location)
-        }
-        if let matched = catalogPreset ?? matchingPreset(location) {
-            return ResolvedModel(name: name, folder: location.folder, preset: matched, presetOrigin: .matched, location: location)
-        }
-        return ResolvedModel(name: name, folder: location.folder, preset: PresetInference.preset(forFolder: location.folder),
-                             presetOrigin: .inferred, location: location)
+        let requested = try presetName.map { id throws(ModelLoadError) in try requestedPreset(id) }
+        let reference = try reference(for: name)
+        let location = try await locate(name, reference: reference, revision: revision, offline: offline, progress: progress)
+        let (preset, origin) = choosePreset(requested: requested, reference: reference, location: location)
+        return ResolvedModel(name: name, folder: location.folder, preset: preset, presetOrigin: origin, location: location)
     }
 
-    /// Demo names and existing folders go to the locator as they are, preset ids as their hub
-    /// repository; a single word that is none of these is refused here rather than sent to the hub.
-    private func locatorName(for name: String, catalogPreset: ModelPreset?) throws(ModelLoadError) -> String {
-        if let catalogPreset {
-            if catalogPreset.localPath != nil { return name }
-            if let repo = catalogPreset.hubRepoID, !Self.isExistingPath(name) { return repo }
+    /// The preset `resolve` would choose, decided before anything is downloaded (suites are planned,
+    /// and their cell keys computed, before any model loads). Nil for a hub repository the catalog does
+    /// not know, and for a missing folder no preset is named like: only the files could tell.
+    public func plannedPreset(for name: String, preset presetName: String? = nil) throws(ModelLoadError) -> (preset: ModelPreset, origin: PresetOrigin)? {
+        if let presetName { return (try requestedPreset(presetName), .requested) }
+        switch try reference(for: name) {
+        case .demo(let preset):
+            return (preset, .matched)
+        case .hub(_, let preset):
+            return preset.map { ($0, .matched) }
+        case .folder(let path):
+            let folder = URL(fileURLWithPath: (path as NSString).expandingTildeInPath).standardizedFileURL
+            if let preset = matchingPreset(folder: folder, repo: nil) { return (preset, .matched) }
+            guard Self.isExistingPath(path) else { return nil }
+            return (PresetInference.preset(forFolder: folder), .inferred)
         }
-        if Self.isExistingPath(name) || name.contains("/") || name.hasPrefix(".") || name.hasPrefix("~") { return name }
-        throw .unknownModel(name: name, demos: demos.presets.map(\.id),
-                            presets: catalog.filter { $0.localPath == nil }.map(\.id))
     }
 
-    private func requestedPreset(_ name: String) throws(ModelLoadError) -> ModelPreset {
-        guard let preset = catalog.first(where: { $0.id == name || $0.hubRepoID == name }) else {
+    /// The catalog preset whose id or hub repository is `name`.
+    public func catalogPreset(named name: String) -> ModelPreset? {
+        catalog.first { $0.id == name || $0.hubRepoID == name }
+    }
+
+    /// `--preset ID` / `preset: ID`: a preset id or its hub repository.
+    public func requestedPreset(_ name: String) throws(ModelLoadError) -> ModelPreset {
+        guard let preset = catalogPreset(named: name) else {
             throw .unknownPreset(name: name, known: catalog.map(\.id))
         }
         return preset
@@ -98,14 +126,43 @@ public struct ModelResolver: Sendable {
 
     /// The preset of a hub repository (by the located repo id, or the cache folder name
     /// `models--ORG--NAME`), or of a folder named like a preset id or repository name.
-    func matchingPreset(_ location: LocatedModel) -> ModelPreset? {
-        if let repo = location.repo?.rawValue, let preset = catalog.first(where: { $0.hubRepoID == repo }) { return preset }
-        for component in location.folder.pathComponents.reversed() {
+    public func matchingPreset(folder: URL, repo: RepoID?) -> ModelPreset? {
+        if let repo = repo?.rawValue, let preset = catalog.first(where: { $0.hubRepoID == repo }) { return preset }
+        for component in folder.pathComponents.reversed() {
             if let repo = RepoID(cacheFolderName: component),
                let preset = catalog.first(where: { $0.hubRepoID == repo.rawValue }) { return preset }
         }
-        let last = location.folder.lastPathComponent
+        let last = folder.lastPathComponent
         return catalog.first { $0.id == last || $0.hubRepoID?.split(separator: "/").last.map(String.init) == last }
+    }
+
+    private func choosePreset(requested: ModelPreset?, reference: ModelReference,
+                              location: LocatedModel) -> (ModelPreset, PresetOrigin) {
+        if let requested { return (requested, .requested) }
+        switch reference {
+        case .demo(let preset), .hub(_, let preset?): return (preset, .matched)
+        case .hub(_, nil), .folder: break
+        }
+        if let matched = matchingPreset(folder: location.folder, repo: location.repo) { return (matched, .matched) }
+        return (PresetInference.preset(forFolder: location.folder), .inferred)
+    }
+
+    private func locate(_ name: String, reference: ModelReference, revision: String?, offline: Bool?,
+                        progress: ProgressHandler?) async throws(ModelLoadError) -> LocatedModel {
+        let target: String
+        switch reference {
+        case .demo(let preset):
+            return LocatedModel(folder: try demos.folder(for: preset), origin: .source("demo"))
+        case .folder(let path): target = path
+        case .hub(let repo, _): target = repo
+        }
+        do {
+            return try await ModelLocator(hub: hub).resolve(target, revision: revision, offline: offline, progress: progress)
+        } catch let error as HubError {
+            throw .location(name: name, error: error)
+        } catch {
+            throw .other(name: name, reason: "\(error)")
+        }
     }
 
     private static func isExistingPath(_ name: String) -> Bool {

@@ -1,3 +1,4 @@
+import KataribeApp
 import KataribeGeneration
 
 /// Where samples come from. The runner loads one model at a time through `load`, runs all of that

@@ -1,6 +1,7 @@
 import Foundation
 import KataribeApp
 import KataribeGeneration
+import KataribeModels
 
 /// Runs models in this process through KataribeApp, so a compare sample is exactly what
 /// `kataribe generate` prints for the same prompt, settings and seed.
@@ -8,21 +9,32 @@ public struct LocalBackend: CompareBackend {
     public var resolver: ModelResolver
     /// Forward-pass threads; nil uses every core.
     public var threads: Int?
+    /// Where a suite's `dtype: q8`/`q4` weights are saved and found again, as `--dtype` uses it
+    /// (nil quantizes at every load).
+    public var quantizedCache: QuantizedCache?
+    /// Receives loading's one-line notes (a folder that matches no preset); stderr by default.
+    public var notices: @Sendable (String) -> Void
 
-    public init(resolver: ModelResolver = ModelResolver(), threads: Int? = nil) {
+    public init(resolver: ModelResolver = ModelResolver(), threads: Int? = nil, quantizedCache: QuantizedCache? = .standard,
+                notices: @escaping @Sendable (String) -> Void = ModelLoadOptions.standardError) {
         self.resolver = resolver
         self.threads = threads
+        self.quantizedCache = quantizedCache
+        self.notices = notices
     }
 
     public func load(_ model: PlannedModel) async throws -> any CompareModelSession {
         guard case .local(let reference) = model.source else {
             throw UnavailableBackend.Unavailable(description: "\(model.label): not an in-process model")
         }
-        let resolved = try await resolver.resolve(reference)
+        let location = try await resolver.locate(reference)
         // The plan's preset (suite and command-line overrides included) decides how the model is run,
-        // not whatever the resolver would have matched: it is what the cell keys were computed from.
-        let loaded = try LoadedModel(folder: resolved.folder, preset: model.preset, name: model.label,
-                                     options: ModelLoadOptions(threads: threads))
+        // not whatever the resolver would match now: it is what the cell keys were computed from.
+        let options = ModelLoadOptions(threads: threads, weightFormat: model.weightFormat,
+                                       quantizedCache: model.weightFormat?.isQuantized == true ? quantizedCache : nil,
+                                       notices: notices)
+        let loaded = try LoadedModel(folder: location.folder, preset: model.preset, name: model.label,
+                                     presetOrigin: model.presetOrigin, options: options)
         return Session(generator: TextGenerator(model: loaded))
     }
 

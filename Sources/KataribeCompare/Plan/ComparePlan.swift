@@ -1,6 +1,9 @@
 import Foundation
+import KataribeApp
 import KataribeGeneration
 import KataribeHub
+import KataribeTensor
+import KataribeTokenizers
 
 /// Command-line overrides; they win over the suite's and the models' settings.
 public struct CompareOverrides: Sendable, Equatable {
@@ -70,14 +73,15 @@ public struct ComparePlan: Codable, Sendable, Equatable {
             } catch {
                 throw located("\(error)")
             }
-            models.append(PlannedModel(label: model.label, source: model.source, preset: preset))
+            models.append(PlannedModel(label: model.label, source: model.source, preset: preset,
+                                       presetOrigin: model.presetOrigin, weightFormat: model.weightFormat))
         }
         var cells: [PlannedCell] = []
         for prompt in suite.prompts {
             for model in models {
                 guard let sent = PromptText.asSent(prompt, format: model.preset.promptFormat) else {
                     throw CompareInputError(.missingPromptText(
-                        promptID: prompt.id, field: model.preset.promptFormat == .plain ? "completion" : "instruction",
+                        promptID: prompt.id, field: PromptText.field(for: model.preset.promptFormat),
                         modelLabel: model.label), file: suite.file)
                 }
                 cells.append(PlannedCell(model: model, promptID: prompt.id, prompt: sent, suiteSeed: seed))
@@ -129,14 +133,54 @@ public struct PlannedModel: Codable, Sendable, Equatable {
     public var source: ModelSource
     /// Effective preset; `preset.generation` includes suite, model and command-line overrides.
     public var preset: ModelPreset
+    /// How the preset was chosen; `inferred` makes the local backend say so when it loads the model.
+    public var presetOrigin: PresetOrigin
+    /// The suite's `dtype:` (nil: as stored), applied when the model loads.
+    public var weightFormat: WeightFormat?
 
-    public init(label: String, source: ModelSource, preset: ModelPreset) {
+    public init(label: String, source: ModelSource, preset: ModelPreset, presetOrigin: PresetOrigin = .matched,
+                weightFormat: WeightFormat? = nil) {
         self.label = label
         self.source = source
         self.preset = preset
+        self.presetOrigin = presetOrigin
+        self.weightFormat = weightFormat
     }
 
-    enum CodingKeys: String, CodingKey { case label, source, preset }
+    /// The reports' dtype column: what the weights were loaded as.
+    public var dtypeShown: String { weightFormat?.rawValue ?? "as stored" }
+
+    enum CodingKeys: String, CodingKey {
+        case label, source, preset
+        case presetOrigin = "preset_origin"
+        case weightFormat = "dtype"
+    }
+
+    // plan.json files written before `dtype` and `preset_origin` existed still decode (as stored, matched).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        label = try c.decode(String.self, forKey: .label)
+        source = try c.decode(ModelSource.self, forKey: .source)
+        preset = try c.decode(ModelPreset.self, forKey: .preset)
+        presetOrigin = try c.decodeIfPresent(PresetOrigin.self, forKey: .presetOrigin) ?? .matched
+        if let name = try c.decodeIfPresent(String.self, forKey: .weightFormat) {
+            guard let format = WeightFormat(dtypeName: name) else {
+                throw DecodingError.dataCorruptedError(forKey: .weightFormat, in: c, debugDescription: "unknown dtype \"\(name)\"")
+            }
+            weightFormat = format
+        } else {
+            weightFormat = nil
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(label, forKey: .label)
+        try c.encode(source, forKey: .source)
+        try c.encode(preset, forKey: .preset)
+        try c.encode(presetOrigin, forKey: .presetOrigin)
+        try c.encodeIfPresent(weightFormat?.rawValue, forKey: .weightFormat)
+    }
 }
 
 /// One (model, prompt) cell.
@@ -177,7 +221,8 @@ public struct PlannedCell: Codable, Sendable, Equatable {
 ///
 /// - the model label and source (local reference, or endpoint base URL + model name),
 /// - the effective preset fields used to run it (family, dtype, tokenizer, special-token handling,
-///   `decode_includes_prompt`, prompt format) and the effective generation settings,
+///   `decode_includes_prompt`, prompt format), the suite's `dtype:` when it sets one (the format the
+///   weights are loaded in) and the effective generation settings,
 /// - the prompt id and the prompt text as sent, and the suite seed (sample seeds derive from it).
 ///
 /// The number of samples is not part of the key: raising `samples` keeps the finished ones and adds
@@ -195,6 +240,8 @@ public enum CellKey {
         let skipSpecialTokens: Bool
         let decodeIncludesPrompt: Bool
         let promptFormat: PromptFormat
+        /// Left out when nil, so cells of suites without `dtype:` keep the keys they had before it was applied.
+        let weightFormat: String?
         let generation: GenerationParameters
         let promptID: String
         let prompt: String
@@ -206,6 +253,7 @@ public enum CellKey {
             case skipSpecialTokens = "skip_special_tokens"
             case decodeIncludesPrompt = "decode_includes_prompt"
             case promptFormat = "prompt_format"
+            case weightFormat = "weight_format"
             case promptID = "prompt_id"
             case suiteSeed = "suite_seed"
         }
@@ -221,7 +269,7 @@ public enum CellKey {
         let identity = Identity(label: model.label, source: source, family: p.family, dtype: p.dtype, tokenizer: p.tokenizer,
                                 addSpecialTokens: p.addSpecialTokens, skipSpecialTokens: p.skipSpecialTokens,
                                 decodeIncludesPrompt: p.decodeIncludesPrompt, promptFormat: p.promptFormat,
-                                generation: p.generation, promptID: promptID, prompt: prompt, suiteSeed: suiteSeed)
+                                weightFormat: model.weightFormat?.rawValue, generation: p.generation, promptID: promptID, prompt: prompt, suiteSeed: suiteSeed)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         // Encoding plain values and strings cannot fail; an empty payload would still give a stable key.

@@ -1,28 +1,32 @@
+import KataribeApp
 import KataribeGeneration
 
 /// What a model is sent for a suite prompt, and how its output is shown in reports.
 public enum PromptText {
-    /// The prompt as sent: the `completion` text for plain models, the `instruction` as the user's turn
-    /// of rinna's chat format (ending with the `システム: ` cue) for chat models. Nil when the suite
-    /// prompt lacks the text the format needs.
-    public static func asSent(_ prompt: SuitePrompt, format: PromptFormat) -> String? {
-        switch format {
-        case .plain:
-            return prompt.completion
-        case .rinnaChat:
-            return prompt.instruction.map { RinnaChatFormat.prompt(for: Conversation([ChatTurn(.user, $0)])) }
-        }
+    /// The suite prompt field a format takes: a format with turns gets the `instruction` as the
+    /// user's turn, a completion format the `completion` text to continue.
+    public static func field(for format: PromptFormat) -> String {
+        format.hasTurns ? "instruction" : "completion"
     }
 
-    /// The output as the model card prints it: the prompt followed by the continuation when the card
-    /// decodes the whole sequence (open-calm, rinna base), the reply with `<NL>` turned into newlines and
-    /// a trailing `</s>` removed for rinna's chat format.
+    /// The text of `field(for: format)`, nil when the suite prompt lacks it.
+    public static func text(of prompt: SuitePrompt, for format: PromptFormat) -> String? {
+        format.hasTurns ? prompt.instruction : prompt.completion
+    }
+
+    /// The prompt as sent: the field's text written by the format (for rinna's chat format, the
+    /// instruction as the user's turn ending with the `システム: ` cue). Nil when the suite prompt
+    /// lacks the text the format needs.
+    public static func asSent(_ prompt: SuitePrompt, format: PromptFormat) -> String? {
+        text(of: prompt, for: format).map(format.prompt(forText:))
+    }
+
+    /// The output as the model card prints it: the format's reply markers applied (rinna: `<NL>` as
+    /// newlines, a trailing `</s>` removed), after the prompt when the card decodes the whole
+    /// sequence (open-calm, rinna base). A chat reply answers its prompt rather than continuing it,
+    /// so for formats with turns the prompt is never put in front.
     public static func display(output: String, sentPrompt: String, preset: ModelPreset) -> String {
-        switch preset.promptFormat {
-        case .plain:
-            return preset.decodeIncludesPrompt ? sentPrompt + output : output
-        case .rinnaChat:
-            return RinnaChatFormat.displayText(fromReply: output)
-        }
+        let reply = preset.promptFormat.displayText(fromReply: output)
+        return preset.decodeIncludesPrompt && !preset.promptFormat.hasTurns ? sentPrompt + reply : reply
     }
 }

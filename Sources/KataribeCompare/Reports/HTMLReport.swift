@@ -1,4 +1,5 @@
 import Foundation
+import KataribeApp
 import KataribeGeneration
 
 /// A self-contained HTML page (inline CSS, no scripts, no external assets): the prompts × models grid
@@ -52,7 +53,7 @@ public enum HTMLReport {
         for model in plan.models {
             let p = model.preset
             out += "<tr><td>\(escape(model.label))</td><td>\(escape(model.source.description))</td><td>\(escape(p.id))</td>"
-                + "<td>\(p.promptFormat.rawValue)</td><td>\(p.dtype.rawValue)</td><td>\(p.tokenizer.rawValue)</td>"
+                + "<td>\(p.promptFormat.name)</td><td>\(model.dtypeShown)</td><td>\(p.tokenizer.rawValue)</td>"
                 + "<td>\(escape(ModelPresetListing.defaultsSummary(p.generation)))<details><summary>JSON</summary>"
                 + "<pre>\(escape(parametersJSON(p.generation)))</pre></details></td></tr>\n"
         }

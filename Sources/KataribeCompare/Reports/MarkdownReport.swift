@@ -1,4 +1,5 @@
 import Foundation
+import KataribeApp
 import KataribeGeneration
 
 /// The article-style report: per prompt, a `| モデル | 出力 |` table with the chosen sample of each
@@ -37,8 +38,8 @@ public enum MarkdownReport {
 
         out += "\n## 設定\n\n| モデル | 読み込み元 | 形式 | dtype | 生成設定 |\n| --- | --- | --- | --- | --- |\n"
         for model in plan.models {
-            out += "| \(cell(model.label)) | \(cell(model.source.description)) | \(model.preset.promptFormat.rawValue) "
-                + "| \(model.preset.dtype.rawValue) | \(cell(ModelPresetListing.defaultsSummary(model.preset.generation))) |\n"
+            out += "| \(cell(model.label)) | \(cell(model.source.description)) | \(model.preset.promptFormat.name) "
+                + "| \(model.dtypeShown) | \(cell(ModelPresetListing.defaultsSummary(model.preset.generation))) |\n"
         }
 
         let errors = report.errors

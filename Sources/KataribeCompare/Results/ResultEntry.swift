@@ -1,5 +1,8 @@
 import Foundation
+import KataribeApp
 import KataribeGeneration
+import KataribeTensor
+import KataribeTokenizers
 
 /// One line of `results.jsonl`: a JSON object whose `type` is `sample`, `error` or `note`.
 public enum ResultEntry: Codable, Sendable, Equatable {
@@ -122,17 +125,21 @@ public struct SampleRecord: Codable, Sendable, Equatable {
 public struct ModelSettings: Codable, Sendable, Equatable {
     public var preset: String
     public var family: ModelFamily
+    /// The preset's (the model card's) dtype.
     public var dtype: ModelDType
+    /// The suite's `dtype:`, the format the weights were loaded in; nil: as stored.
+    public var weightFormat: String?
     public var tokenizer: TokenizerPreference
     public var promptFormat: PromptFormat
     public var addSpecialTokens: Bool
     public var skipSpecialTokens: Bool
     public var decodeIncludesPrompt: Bool
 
-    public init(_ preset: ModelPreset) {
+    public init(_ preset: ModelPreset, weightFormat: WeightFormat? = nil) {
         self.preset = preset.id
         family = preset.family
         dtype = preset.dtype
+        self.weightFormat = weightFormat?.rawValue
         tokenizer = preset.tokenizer
         promptFormat = preset.promptFormat
         addSpecialTokens = preset.addSpecialTokens
@@ -142,6 +149,7 @@ public struct ModelSettings: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case preset, family, dtype, tokenizer
+        case weightFormat = "weight_format"
         case promptFormat = "prompt_format"
         case addSpecialTokens = "add_special_tokens"
         case skipSpecialTokens = "skip_special_tokens"

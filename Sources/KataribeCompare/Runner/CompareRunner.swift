@@ -116,7 +116,7 @@ public struct CompareRunner: Sendable {
         SampleRecord(
             cellKey: cell.key, promptID: cell.promptID, promptTitle: plan.prompt(cell.promptID)?.title ?? cell.promptID,
             modelLabel: model.label, source: model.source, sampleIndex: request.sampleIndex, seed: request.seed,
-            parameters: request.parameters, settings: ModelSettings(model.preset), prompt: cell.prompt,
+            parameters: request.parameters, settings: ModelSettings(model.preset, weightFormat: model.weightFormat), prompt: cell.prompt,
             output: output.text, display: PromptText.display(output: output.text, sentPrompt: cell.prompt, preset: model.preset),
             promptTokens: output.promptTokens, outputTokens: output.outputTokens, stopReason: output.stopReason,
             timings: SampleTimings(loadSeconds: loadSeconds, firstTokenSeconds: output.firstTokenSeconds, generationSeconds: seconds,

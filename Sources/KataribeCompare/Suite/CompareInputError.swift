@@ -1,3 +1,4 @@
+import KataribeApp
 import KataribeGeneration
 
 /// A suite file, picks file or command-line selection that cannot be used. The description names the

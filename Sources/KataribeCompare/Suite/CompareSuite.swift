@@ -1,4 +1,6 @@
+import KataribeApp
 import KataribeGeneration
+import KataribeTensor
 
 /// A comparison experiment as read from a suite file: which models, which prompts, how many samples.
 ///
@@ -43,20 +45,29 @@ public struct SuiteModel: Sendable, Equatable {
     /// The catalog preset with the entry's overrides applied; `preset.generation` is the effective
     /// generation before command-line overrides.
     public var preset: ModelPreset
+    /// How the preset was chosen (`inferred`: the folder matched none, see `PresetInference`).
+    public var presetOrigin: PresetOrigin
+    /// The entry's `dtype:`, the format the weights are loaded in; nil loads them as stored, as
+    /// `kataribe generate` does without `--dtype`.
+    public var weightFormat: WeightFormat?
     /// Line of the entry in the suite file, for errors found later.
     public var line: Int?
 
-    public init(label: String, source: ModelSource, preset: ModelPreset, line: Int? = nil) {
+    public init(label: String, source: ModelSource, preset: ModelPreset, presetOrigin: PresetOrigin = .matched,
+                weightFormat: WeightFormat? = nil, line: Int? = nil) {
         self.label = label
         self.source = source
         self.preset = preset
+        self.presetOrigin = presetOrigin
+        self.weightFormat = weightFormat
         self.line = line
     }
 }
 
 /// Where a model runs.
 public enum ModelSource: Sendable, Equatable, Codable, CustomStringConvertible {
-    /// In this process: a preset id, a Hugging Face id or a local folder, resolved by the local backend.
+    /// In this process: a demo model, a preset id, a Hugging Face id or a local folder, as every
+    /// command takes them (`ModelResolver`).
     case local(String)
     /// An OpenAI-compatible server (`POST {base_url}/v1/completions`).
     case endpoint(EndpointConfig)

@@ -2,6 +2,8 @@ import Foundation
 import KataribeSupport
 import KataribeApp
 import KataribeGeneration
+import KataribeTensor
+import KataribeTokenizers
 
 /// Reads suite files (YAML). The format:
 ///
@@ -13,9 +15,10 @@ import KataribeGeneration
 /// generation: {max_new_tokens: 64}   # suite-level overrides of every preset
 /// models:
 ///   - label: open-calm-7b
-///     model: cyberagent/open-calm-7b    # preset id, hub id or folder
+///     model: cyberagent/open-calm-7b    # as --model: demo model, preset id, hub id or folder
 ///     preset: open-calm-7b              # optional: settings to start from
-///     dtype: float16                    # optional overrides: family, dtype, tokenizer, prompt_format,
+///     dtype: q8                         # optional: load format f32, f16, bf16, q8, q4 (as --dtype)
+///     prompt_format: plain              # optional overrides: family, tokenizer, prompt_format,
 ///     generation: {temperature: 0.8}    #   add/skip_special_tokens, decode_includes_prompt, generation
 ///   - label: calm-on-vllm
 ///     endpoint: {base_url: "http://10.0.0.5:8000", model: cyberagent/open-calm-7b, api_key_env: VLLM_KEY}
@@ -43,8 +46,9 @@ public enum SuiteLoader {
         "seed": "sample seeds derive from the suite's `seed` (see SampleSeeds)",
     ]
 
-    /// Reads and validates the suite file at `path`.
-    public static func load(file path: String) throws(CompareInputError) -> CompareSuite {
+    /// Reads and validates the suite file at `path`. Model names and presets are matched by
+    /// `resolver`, as every command matches them; nothing is downloaded.
+    public static func load(file path: String, resolver: ModelResolver = ModelResolver()) throws(CompareInputError) -> CompareSuite {
         let text: String
         do {
             let data = try UntrustedFile.data(URL(fileURLWithPath: path), limit: 64 << 20)
@@ -60,13 +64,14 @@ public enum SuiteLoader {
             throw CompareInputError(.unreadable(reason: (error as NSError).localizedDescription), file: path)
         }
         let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-        return try parse(yaml: text, file: path, defaultName: name)
+        return try parse(yaml: text, file: path, defaultName: name, resolver: resolver)
     }
 
     /// Parses suite YAML; `file` only labels errors.
-    public static func parse(yaml: String, file: String? = nil, defaultName: String = "suite") throws(CompareInputError) -> CompareSuite {
+    public static func parse(yaml: String, file: String? = nil, defaultName: String = "suite",
+                             resolver: ModelResolver = ModelResolver()) throws(CompareInputError) -> CompareSuite {
         do {
-            return try SuiteReader(file: file).suite(yaml: yaml, defaultName: defaultName)
+            return try SuiteReader(file: file, resolver: resolver).suite(yaml: yaml, defaultName: defaultName)
         } catch let error as CompareInputError {
             throw error
         } catch {
@@ -104,6 +109,7 @@ public enum SuiteLoader {
 /// One pass over a suite document.
 private struct SuiteReader {
     let file: String?
+    let resolver: ModelResolver
 
     func suite(yaml: String, defaultName: String) throws -> CompareSuite {
         let root = try YAMLValue.document(yaml: yaml, file: file)
@@ -134,10 +140,9 @@ private struct SuiteReader {
         // Every model must find the text its prompt format needs in every prompt.
         for (prompt, line) in prompts {
             for model in models {
-                let needsInstruction = model.preset.promptFormat != .plain
-                let text = needsInstruction ? prompt.instruction : prompt.completion
-                if text == nil {
-                    throw CompareInputError(.missingPromptText(promptID: prompt.id, field: needsInstruction ? "instruction" : "completion",
+                let format = model.preset.promptFormat
+                if PromptText.text(of: prompt, for: format) == nil {
+                    throw CompareInputError(.missingPromptText(promptID: prompt.id, field: PromptText.field(for: format),
                                                                modelLabel: model.label), file: file, line: line, keyPath: "prompts")
                 }
             }
@@ -193,8 +198,9 @@ private struct SuiteReader {
         let map = try value.mapping(allowed: SuiteLoader.modelKeys)
         let source: ModelSource
         let base: ModelPreset
+        var origin = PresetOrigin.matched
         let explicitPreset = try map["preset"].map { v in (v, try v.nonEmptyString()) }
-        let presetFromName: (String) -> ModelPreset? = { try? ModelPresetCatalog.preset(named: $0) }
+        let presetFromName: (String) -> ModelPreset? = { resolver.catalogPreset(named: $0) }
 
         switch (map["model"], map["endpoint"]) {
         case (.some, .some(let endpointValue)):
@@ -204,23 +210,23 @@ private struct SuiteReader {
         case (.some(let modelValue), nil):
             let reference = try modelValue.nonEmptyString()
             source = .local(reference)
-            if let (v, name) = explicitPreset {
-                guard let preset = presetFromName(name) else { throw unknownPreset(v, name) }
-                base = preset
-            } else if let preset = presetFromName(reference) ?? Self.presetMatchingFolder(reference) {
-                base = preset
-            } else if Self.isFolder(reference) {
-                // As `kataribe generate` does: the tokenizer files say whether it is open-calm- or rinna-like.
-                base = PresetInference.preset(forFolder: URL(fileURLWithPath: reference))
-            } else {
+            if let (v, name) = explicitPreset, presetFromName(name) == nil { throw unknownPreset(v, name) }
+            // The same matching as `kataribe generate --model`, so a suite entry runs with the settings
+            // the command would choose; only a hub id the catalog does not know needs `preset:` here,
+            // since the cell keys are computed before anything is downloaded.
+            let planned: (preset: ModelPreset, origin: PresetOrigin)?
+            do { planned = try resolver.plannedPreset(for: reference, preset: explicitPreset?.1) } catch {
                 throw unknownPreset(modelValue, reference)
             }
+            guard let planned else { throw unknownPreset(modelValue, reference) }
+            (base, origin) = planned
         case (nil, .some(let endpointValue)):
             let endpoint = try self.endpoint(endpointValue)
             source = .endpoint(endpoint)
             if let (v, name) = explicitPreset {
                 guard let preset = presetFromName(name) else { throw unknownPreset(v, name) }
                 base = preset
+                origin = .requested
             } else {
                 base = presetFromName(endpoint.model) ?? Self.genericEndpointPreset(endpoint)
             }
@@ -230,9 +236,8 @@ private struct SuiteReader {
         for (key, v) in map.entries {
             switch key {
             case "family": overrides.family = try v.oneOf(ModelFamily.self)
-            case "dtype": overrides.dtype = try v.oneOf(ModelDType.self)
             case "tokenizer": overrides.tokenizer = try v.oneOf(TokenizerPreference.self)
-            case "prompt_format": overrides.promptFormat = try v.oneOf(PromptFormat.self)
+            case "prompt_format": overrides.promptFormat = try v.oneOf(PromptFormat.names, PromptFormat.named)
             case "add_special_tokens": overrides.addSpecialTokens = try v.bool()
             case "skip_special_tokens": overrides.skipSpecialTokens = try v.bool()
             case "decode_includes_prompt": overrides.decodeIncludesPrompt = try v.bool()
@@ -242,8 +247,15 @@ private struct SuiteReader {
         let modelGeneration = try map["generation"].map(SuiteLoader.generation) ?? GenerationParameters()
         overrides.generation = modelGeneration.merged(over: suiteGeneration)
 
-        let label = try map["label"].map { try identifier($0, allowSpaces: true) } ?? Self.defaultLabel(source, base)
-        return SuiteModel(label: label, source: source, preset: base.applying(overrides), line: value.line)
+        // The same names and spellings as `--dtype`; applied when the model loads (`LocalBackend`).
+        let weightFormat = try map["dtype"].map { try $0.oneOf(WeightFormat.dtypeNames, WeightFormat.init(dtypeName:)) }
+        if weightFormat != nil, case .endpoint = source, let v = map["dtype"] {
+            throw v.error(.invalidValue(value: "for an endpoint", reason: "the server decides how it loads its model"))
+        }
+
+        let label = try map["label"].map { try identifier($0, allowSpaces: true) } ?? defaultLabel(source, base)
+        return SuiteModel(label: label, source: source, preset: base.applying(overrides), presetOrigin: origin,
+                          weightFormat: weightFormat, line: value.line)
     }
 
     private func endpoint(_ value: YAMLValue) throws -> EndpointConfig {
@@ -268,22 +280,8 @@ private struct SuiteReader {
     }
 
     private func unknownPreset(_ value: YAMLValue, _ name: String) -> CompareInputError {
-        let names = ModelPresetCatalog.all.flatMap { [$0.id] + ($0.hubRepoID.map { [$0] } ?? []) }
+        let names = resolver.catalog.flatMap { [$0.id] + ($0.hubRepoID.map { [$0] } ?? []) }
         return value.error(.unknownModel(name: name, suggestion: DidYouMean.suggestion(for: name, among: names)))
-    }
-
-    /// A local copy of a known model, e.g. `/data/models/open-calm-7b` or `.../japanese-gpt-neox-3.6b`.
-    static func isFolder(_ path: String) -> Bool {
-        var isDirectory: ObjCBool = false
-        return FileManager.default.fileExists(atPath: (path as NSString).expandingTildeInPath, isDirectory: &isDirectory)
-            && isDirectory.boolValue
-    }
-
-    static func presetMatchingFolder(_ reference: String) -> ModelPreset? {
-        let folder = URL(fileURLWithPath: reference).lastPathComponent
-        return ModelPresetCatalog.all.first { preset in
-            preset.id == folder || preset.hubRepoID.map { $0.split(separator: "/").last.map(String.init) == folder } == true
-        }
     }
 
     /// Settings for an endpoint serving a model Kataribe has no preset for: plain completion, the
@@ -294,10 +292,10 @@ private struct SuiteReader {
                     promptFormat: .plain, generation: GenerationParameters(), summary: "OpenAI-compatible endpoint")
     }
 
-    static func defaultLabel(_ source: ModelSource, _ preset: ModelPreset) -> String {
+    func defaultLabel(_ source: ModelSource, _ preset: ModelPreset) -> String {
         switch source {
         case .local(let reference):
-            if (try? ModelPresetCatalog.preset(named: reference)) != nil { return preset.id }
+            if resolver.catalogPreset(named: reference) != nil { return preset.id }
             return URL(fileURLWithPath: reference).lastPathComponent
         case .endpoint(let endpoint):
             return String(endpoint.model.split(separator: "/").last ?? Substring(endpoint.model))

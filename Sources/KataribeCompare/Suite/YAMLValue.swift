@@ -141,9 +141,13 @@ struct YAMLValue {
 
     /// One of an enum's raw values.
     func oneOf<T: RawRepresentable & CaseIterable>(_ type: T.Type) throws -> T where T.RawValue == String {
+        try oneOf(T.allCases.map(\.rawValue)) { T(rawValue: $0) }
+    }
+
+    /// A scalar that is one of the names in `allowed`, turned into its value by `lookup`.
+    func oneOf<T>(_ allowed: [String], _ lookup: (String) -> T?) throws -> T {
         let text = try string()
-        guard let value = T(rawValue: text) else {
-            let allowed = T.allCases.map(\.rawValue)
+        guard let value = lookup(text) else {
             let hint = DidYouMean.suggestion(for: text, among: allowed).map { " (did you mean \"\($0)\"?)" } ?? ""
             throw error(.invalidValue(value: "\"\(text)\"", reason: "expected one of \(allowed.joined(separator: ", "))\(hint)"))
         }

@@ -6,20 +6,34 @@
 ///
 /// Newlines are single U+000A scalars, as in Python's `str.replace("\n", "<NL>")` (so "\r\n"
 /// becomes "\r<NL>").
-public enum RinnaChatFormat {
+///
+/// The cards have two speakers, `ユーザー` (user) and `システム` (the assistant: the model's replies,
+/// not a system prompt), so there is no system role: system messages are folded into the user's
+/// turns (`Conversation.foldingSystemTurnsIntoUserTurns()`).
+public struct RinnaChatFormat: PromptFormatStyle {
     public static let newline = "<NL>"
     public static let responseCue = "<NL>システム: "
     public static let endOfText = "</s>"
 
-    /// The model input for `conversation`, ending with the cue for the next reply.
+    public init() {}
+
+    public var name: String { "rinna-chat" }
+    public var roles: Set<ChatRole> { [.user, .assistant] }
+    public var replyMarkers: ReplyMarkers { ReplyMarkers(newline: Self.newline, endOfReply: Self.endOfText) }
+
+    public func render(_ conversation: Conversation) -> String? {
+        Self.turnsText(conversation) + Self.responseCue
+    }
+
+    /// The model input for `conversation` (system turns folded in), ending with the cue for the next reply.
     public static func prompt(for conversation: Conversation) -> String {
-        turnsText(conversation) + responseCue
+        turnsText(RinnaChatFormat().placingSystemTurns(in: conversation)) + responseCue
     }
 
     /// The utterances alone, joined by `<NL>` (no reply cue).
     public static func turnsText(_ conversation: Conversation) -> String {
         conversation.turns
-            .map { "\($0.speaker.rinnaLabel): \(replacingNewlines(in: $0.text, with: newline))" }
+            .map { "\(label($0.role)): \(replacingNewlines(in: $0.text, with: newline))" }
             .joined(separator: newline)
     }
 
@@ -47,15 +61,19 @@ public enum RinnaChatFormat {
     /// The model's raw reply as shown to a user: a trailing `</s>` removed, `<NL>` turned into
     /// newlines (the cards' `output.replace("<NL>", "\n")`).
     public static func displayText(fromReply reply: String) -> String {
-        var text = reply
-        if text.hasSuffix(endOfText) { text.removeLast(endOfText.count) }
-        return text.splitExactly(on: newline).joined(separator: "\n")
+        RinnaChatFormat().replyMarkers.displayText(fromReply: reply)
     }
 
-    private static func splitSpeaker(_ segment: String) -> (ChatTurn.Speaker, String)? {
-        for speaker in ChatTurn.Speaker.allCases {
-            let label = speaker.rinnaLabel + ": "
-            if segment.hasPrefix(label) { return (speaker, String(segment.dropFirst(label.count))) }
+    /// The speaker label of `role`. System turns are folded into user turns before rendering; one
+    /// that got here anyway reads as the user's words, which is what folding makes of it too.
+    static func label(_ role: ChatRole) -> String {
+        role == .assistant ? "システム" : "ユーザー"
+    }
+
+    private static func splitSpeaker(_ segment: String) -> (ChatRole, String)? {
+        for role in [ChatRole.user, .assistant] {
+            let label = label(role) + ": "
+            if segment.hasPrefix(label) { return (role, String(segment.dropFirst(label.count))) }
         }
         return nil
     }

@@ -121,7 +121,7 @@ struct RequestPlanner: Sendable {
             return .invalidRequest(error.description, param: promptParam, code: "context_length_exceeded")
         case let .chatNotSupported(model, format):
             return .invalidRequest(
-                "\(model) uses the \(format.rawValue) prompt format, which has no chat turns; use /v1/completions, "
+                "\(model) uses the \(format.name) prompt format, which has no chat turns; use /v1/completions, "
                     + "or start the server with --format rinna-chat", param: "messages", code: "chat_not_supported")
         case .conversationMustEndWithUser:
             return .invalidRequest("the last message must be a user message", param: "messages")

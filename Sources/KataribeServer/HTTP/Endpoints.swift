@@ -90,7 +90,7 @@ struct Endpoints: Sendable {
             guard (0...20).contains(k) else { throw APIError.invalidRequest("top_logprobs must be between 0 and 20", param: "top_logprobs") }
             guard body.logprobs else { throw APIError.invalidRequest("top_logprobs needs logprobs: true", param: "top_logprobs") }
         }
-        let conversation = try ChatRendering.conversation(from: body.messages)
+        let conversation = try ChatMessages.conversation(from: body.messages)
         let prepared = try planner.prepare(.conversation(conversation), sampling: body.sampling, format: nil, promptParam: "messages")
         let reservation = try reserve()
         let id = "chatcmpl-" + Self.randomID()

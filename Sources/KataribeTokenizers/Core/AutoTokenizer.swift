@@ -1,7 +1,7 @@
 import Foundation
 
 /// Which implementation `AutoTokenizer` should load from a model folder.
-public enum TokenizerPreference: String, Sendable, CaseIterable {
+public enum TokenizerPreference: String, Codable, Sendable, CaseIterable {
     /// `tokenizer.json` when the folder has one (transformers' `AutoTokenizer` prefers the fast
     /// tokenizer), else the SentencePiece model through the slow semantics. transformers would
     /// instead convert the SentencePiece model to a fast tokenizer; that conversion changes the ids

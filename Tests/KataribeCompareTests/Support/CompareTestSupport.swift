@@ -1,4 +1,5 @@
 import Foundation
+import KataribeApp
 import KataribeCompare
 import KataribeGeneration
 

@@ -1,6 +1,7 @@
 import Foundation
+import KataribeApp
+import KataribeGeneration
 import Testing
-@testable import KataribeGeneration
 
 @Suite("Model presets carry the model cards' settings")
 struct ModelPresetTests {

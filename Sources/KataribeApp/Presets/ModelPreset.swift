@@ -1,3 +1,6 @@
+import KataribeGeneration
+import KataribeTokenizers
+
 /// Everything Kataribe needs to run a known model the way its model card does.
 public struct ModelPreset: Codable, Sendable, Equatable {
     /// Short name used on the command line, e.g. `open-calm-small`.
@@ -9,6 +12,7 @@ public struct ModelPreset: Codable, Sendable, Equatable {
     public var family: ModelFamily
     /// Weight dtype the card (and transformers 5's default `dtype="auto"`) loads.
     public var dtype: ModelDType
+    /// Which of the folder's tokenizers the card loads (`use_fast`).
     public var tokenizer: TokenizerPreference
     /// `add_special_tokens` when encoding the prompt (the cards' `tokenizer(...)` / `encode(...)` call).
     public var addSpecialTokens: Bool
@@ -59,13 +63,6 @@ public enum ModelFamily: String, Codable, Sendable, CaseIterable {
 
 public enum ModelDType: String, Codable, Sendable, CaseIterable {
     case float16, bfloat16, float32
-}
-
-public enum TokenizerPreference: String, Codable, Sendable, CaseIterable {
-    /// tokenizer.json (transformers' default `use_fast=True`).
-    case fast
-    /// The SentencePiece model (`use_fast=False`, as rinna's cards require).
-    case slow
 }
 
 /// Per-field overrides of a preset (suite files, CLI flags). Unset fields keep the preset's value;

@@ -1,4 +1,5 @@
 import Foundation
+import KataribeGeneration
 
 /// Renderings of the preset list for `kataribe models`.
 public enum ModelPresetListing {
@@ -8,7 +9,7 @@ public enum ModelPresetListing {
     public static func table(_ presets: [ModelPreset] = ModelPresetCatalog.all) -> String {
         let rows = presets.map { p in
             [p.id, p.hubRepoID ?? p.localPath ?? "-", p.dtype.rawValue, p.tokenizer.rawValue,
-             p.promptFormat.rawValue, defaultsSummary(p.generation)]
+             p.promptFormat.name, defaultsSummary(p.generation)]
         }
         let widths = columns.indices.map { c in ([columns[c]] + rows.map { $0[c] }).map(displayWidth).max() ?? 0 }
         func line(_ cells: [String]) -> String {

@@ -1,3 +1,5 @@
+import KataribeGeneration
+
 /// The models Kataribe knows, with the settings from their model cards.
 public enum ModelPresetCatalog {
     /// open-calm cards: `generate(max_new_tokens=64, do_sample=True, temperature=0.7, top_p=0.9,
