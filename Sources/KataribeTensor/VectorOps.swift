@@ -89,7 +89,7 @@ public enum VectorOps {
     }
 }
 
-/// The MLP non-linearities GPT-NeoX checkpoints name in `hidden_act`.
+/// The MLP non-linearities checkpoints name in `hidden_act`.
 public enum Activation: String, Sendable, CaseIterable {
     /// Exact GELU, `x/2 · (1 + erf(x/√2))` (transformers "gelu", "gelu_python").
     case gelu
@@ -97,6 +97,8 @@ public enum Activation: String, Sendable, CaseIterable {
     case geluTanh
     /// transformers' "gelu_fast": the same tanh form written as `x·0.7978845608·(1 + 0.044715x²)`.
     case geluFast
+    /// SiLU (swish), `x · σ(x)` (transformers "silu", "swish"): the gate of Llama-family GLUs.
+    case silu
 
     /// Maps a config.json `hidden_act` name; nil when unsupported.
     public init?(configName: String) {
@@ -104,6 +106,7 @@ public enum Activation: String, Sendable, CaseIterable {
         case "gelu", "gelu_python": self = .gelu
         case "gelu_new", "gelu_pytorch_tanh": self = .geluTanh
         case "gelu_fast": self = .geluFast
+        case "silu", "swish": self = .silu
         default: return nil
         }
     }
@@ -115,6 +118,7 @@ public enum Activation: String, Sendable, CaseIterable {
         case .gelu: kc_gelu_erf(x, count)
         // "gelu_fast" is the same function as the tanh form, only spelled differently.
         case .geluTanh, .geluFast: kc_gelu_tanh(x, count)
+        case .silu: for i in 0..<count { x[i] = x[i] / (1 + expf(-x[i])) }
         }
     }
 
@@ -124,6 +128,7 @@ public enum Activation: String, Sendable, CaseIterable {
         case .gelu: 0.5 * v * (1 + erff(v * Float(1 / 2.0.squareRoot())))
         case .geluTanh: 0.5 * v * (1 + tanhf(Float((2 / Double.pi).squareRoot()) * (v + 0.044715 * v * v * v)))
         case .geluFast: 0.5 * v * (1 + tanhf(v * 0.7978845608 * (1 + 0.044715 * v * v)))
+        case .silu: v / (1 + expf(-v))
         }
     }
 }

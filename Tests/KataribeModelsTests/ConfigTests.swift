@@ -82,12 +82,12 @@ struct ConfigTests {
 
     @Test("an unknown model_type is refused by name")
     func unknownModelType() throws {
-        guard case .unknownModelType(let file, "llama") = try configError(["model_type": "llama"]) else {
+        guard case .unknownModelType(let file, "mamba") = try configError(["model_type": "mamba"]) else {
             Issue.record("expected unknownModelType"); return
         }
         #expect(file.hasSuffix("config.json"))
-        let directory = try makeModelDirectory(config: try editedJSON(try seqF32Config(), ["model_type": "llama"]), tensors: [])
-        guard case .unknownModelType(_, "llama") = loadError(directory) else {
+        let directory = try makeModelDirectory(config: try editedJSON(try seqF32Config(), ["model_type": "mamba"]), tensors: [])
+        guard case .unknownModelType(_, "mamba") = loadError(directory) else {
             Issue.record("ModelLoader.load must refuse it too"); return
         }
     }

@@ -36,7 +36,7 @@ struct VectorOpsTests {
         }
     }
 
-    @Test("GELU variants follow transformers' formulas", arguments: Activation.allCases)
+    @Test("GELU variants and SiLU follow transformers' formulas", arguments: Activation.allCases)
     func gelu(activation: Activation) {
         let inputs: [Float] = [-6, -2, -0.5, 0, 0.3, 1, 2.5, 8]
         var values = inputs
@@ -46,6 +46,7 @@ struct VectorOpsTests {
             case .gelu: 0.5 * x * (1 + erf(x / 2.0.squareRoot()))
             case .geluTanh: 0.5 * x * (1 + tanh((2 / Double.pi).squareRoot() * (x + 0.044715 * x * x * x)))
             case .geluFast: 0.5 * x * (1 + tanh(x * 0.7978845608 * (1 + 0.044715 * x * x)))
+            case .silu: x / (1 + exp(-x))
             }
             #expect(abs(Double(y) - expected) < 1e-6)
         }
@@ -57,6 +58,7 @@ struct VectorOpsTests {
         #expect(Activation(configName: "gelu_new") == .geluTanh)
         #expect(Activation(configName: "gelu_pytorch_tanh") == .geluTanh)
         #expect(Activation(configName: "gelu_fast") == .geluFast)
+        #expect(Activation(configName: "silu") == .silu)
         #expect(Activation(configName: "swiglu") == nil)
     }
 }

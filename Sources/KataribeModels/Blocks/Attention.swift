@@ -12,13 +12,17 @@ public struct Attention: Sendable {
     public let kvHeads: Int
     public let headDim: Int
     public let scale: Float
+    /// Sliding-window attention: a row at position p sees positions p - window + 1 ... p only
+    /// (transformers' `kv_idx > q_idx - sliding_window`); nil sees every earlier position.
+    public let window: Int?
 
     /// `scale` nil is 1/√headDim, computed in Double and rounded once, as the reference does.
-    public init(queryHeads: Int, kvHeads: Int, headDim: Int, scale: Float? = nil) {
+    public init(queryHeads: Int, kvHeads: Int, headDim: Int, scale: Float? = nil, window: Int? = nil) {
         self.queryHeads = queryHeads
         self.kvHeads = kvHeads
         self.headDim = headDim
         self.scale = scale ?? Float(1 / Double(headDim).squareRoot())
+        self.window = window
     }
 
     /// Where a row's query heads are: head h of row i starts at `base + i·rowStride + h·headStride`.
@@ -41,7 +45,7 @@ public struct Attention: Sendable {
     ) {
         let d = headDim, capacity = cache.capacity, element = cache.layout.elementBytes
         let half = cache.layout.format == .float16
-        let group = queryHeads / kvHeads, scale = self.scale
+        let group = queryHeads / kvHeads, scale = self.scale, window = self.window ?? Int.max
         let q = queries, out = output
         let scores = SendablePointer(cache.scores)
         let keys = SendableRawPointer(UnsafeRawPointer(cache.keys[layer]))
@@ -56,10 +60,15 @@ public struct Attention: Sendable {
                 let score = scores.pointer + head * capacity
                 for i in 0..<rows {
                     let query = q.base + i * q.rowStride + head * q.headStride
-                    let visible = rowPositions.pointer[i] + 1
-                    AttentionKernels.scores(query: query, keys: keyBase, float16: half, dim: d, count: visible, scale: scale, into: score)
+                    let position = rowPositions.pointer[i]
+                    let first = window > position ? 0 : position - window + 1
+                    let visible = position + 1 - first
+                    let offset = first * d * element
+                    AttentionKernels.scores(query: query, keys: keyBase + offset, float16: half, dim: d, count: visible, scale: scale,
+                                            into: score)
                     VectorOps.softmax(score, count: visible)
-                    AttentionKernels.weightedValues(score, values: valueBase, float16: half, dim: d, count: visible, into: out.row(i) + head * d)
+                    AttentionKernels.weightedValues(score, values: valueBase + offset, float16: half, dim: d, count: visible,
+                                                    into: out.row(i) + head * d)
                 }
             }
         }

@@ -5,14 +5,26 @@ import Foundation
 ///
 /// Each row has its own position, so rows of one step may belong to different sequences.
 public struct RotaryEmbedding: Sendable {
-    /// `1 / base^(2j / dims)` in Float, as transformers computes them.
+    /// `1 / base^(2j / dims)` in Float, as transformers computes them (or a scaled set).
     public let inverseFrequencies: [Float]
+    /// Multiplies cos and sin (yarn); 1 leaves them exact.
+    public let attentionScaling: Float
+    /// Set for dynamic NTK, whose frequencies depend on the longest position of a step.
+    public let dynamic: RopeFrequencies?
 
     public init(dimensions: Int, base: Double) {
         let floatBase = Float(base)
         inverseFrequencies = stride(from: 0, to: dimensions, by: 2).map { j in
             1 / powf(floatBase, Float(j) / Float(dimensions))
         }
+        attentionScaling = 1
+        dynamic = nil
+    }
+
+    public init(_ frequencies: RopeFrequencies) {
+        inverseFrequencies = frequencies.inverseFrequencies
+        attentionScaling = frequencies.attentionScaling
+        dynamic = frequencies.isDynamic ? frequencies : nil
     }
 
     /// Pairs rotated per head.
@@ -22,12 +34,19 @@ public struct RotaryEmbedding: Sendable {
     /// row i of `cos`/`sin` ([rows, half]).
     public func tables(positions: [Int], cos: FloatRows, sin: FloatRows) {
         let half = self.half
+        let frequencies = dynamic.map { $0.inverseFrequencies(sequenceLength: (positions.max() ?? 0) + 1) } ?? inverseFrequencies
+        let scaling = attentionScaling
         for (i, position) in positions.enumerated() {
             let p = Float(position), cosRow = cos.row(i), sinRow = sin.row(i)
             for j in 0..<half {
-                let angle = p * inverseFrequencies[j]
-                cosRow[j] = cosf(angle)
-                sinRow[j] = sinf(angle)
+                let angle = p * frequencies[j]
+                if scaling == 1 {
+                    cosRow[j] = cosf(angle)
+                    sinRow[j] = sinf(angle)
+                } else {
+                    cosRow[j] = cosf(angle) * scaling
+                    sinRow[j] = sinf(angle) * scaling
+                }
             }
         }
     }

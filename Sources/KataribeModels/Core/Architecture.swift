@@ -104,6 +104,7 @@ struct ModelBuildContext {
 enum ModelRegistry {
     static let architectures: [any ModelArchitecture.Type] = [
         GPTNeoXArchitecture.self,
+        LlamaArchitecture.self,
     ]
 
     static func architecture(forModelType modelType: String) -> (any ModelArchitecture.Type)? {
