@@ -100,7 +100,7 @@ struct BlocksTests {
 
     @Test("the registry maps model_type to an architecture; an unknown one is an error listing the supported types")
     func registry() throws {
-        #expect(ModelLoader.supportedModelTypes == ["gpt_neox", "llama", "mistral", "qwen2", "qwen3"])
+        #expect(ModelLoader.supportedModelTypes == ["gpt_neox", "llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3_text"])
         #expect(ModelRegistry.architecture(forModelType: "gpt_neox") == GPTNeoXArchitecture.self)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kataribe-registry-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

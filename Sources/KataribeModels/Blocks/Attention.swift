@@ -1,3 +1,4 @@
+import Foundation
 import KataribeTensor
 
 /// Causal scaled dot-product attention over one sequence's `KVCache`: the only caller of the
@@ -15,14 +16,17 @@ public struct Attention: Sendable {
     /// Sliding-window attention: a row at position p sees positions p - window + 1 ... p only
     /// (transformers' `kv_idx > q_idx - sliding_window`); nil sees every earlier position.
     public let window: Int?
+    /// Gemma 2's attention soft-capping: scores become cap·tanh(score/cap) before the softmax.
+    public let softcap: Float?
 
     /// `scale` nil is 1/√headDim, computed in Double and rounded once, as the reference does.
-    public init(queryHeads: Int, kvHeads: Int, headDim: Int, scale: Float? = nil, window: Int? = nil) {
+    public init(queryHeads: Int, kvHeads: Int, headDim: Int, scale: Float? = nil, window: Int? = nil, softcap: Float? = nil) {
         self.queryHeads = queryHeads
         self.kvHeads = kvHeads
         self.headDim = headDim
         self.scale = scale ?? Float(1 / Double(headDim).squareRoot())
         self.window = window
+        self.softcap = softcap
     }
 
     /// Where a row's query heads are: head h of row i starts at `base + i·rowStride + h·headStride`.
@@ -45,7 +49,7 @@ public struct Attention: Sendable {
     ) {
         let d = headDim, capacity = cache.capacity, element = cache.layout.elementBytes
         let half = cache.layout.format == .float16
-        let group = queryHeads / kvHeads, scale = self.scale, window = self.window ?? Int.max
+        let group = queryHeads / kvHeads, scale = self.scale, window = self.window ?? Int.max, softcap = self.softcap
         let q = queries, out = output
         let scores = SendablePointer(cache.scores)
         let keys = SendableRawPointer(UnsafeRawPointer(cache.keys[layer]))
@@ -66,6 +70,9 @@ public struct Attention: Sendable {
                     let offset = first * d * element
                     AttentionKernels.scores(query: query, keys: keyBase + offset, float16: half, dim: d, count: visible, scale: scale,
                                             into: score)
+                    if let cap = softcap {
+                        for j in 0..<visible { score[j] = tanhf(score[j] / cap) * cap }
+                    }
                     VectorOps.softmax(score, count: visible)
                     AttentionKernels.weightedValues(score, values: valueBase + offset, float16: half, dim: d, count: visible,
                                                     into: out.row(i) + head * d)

@@ -134,3 +134,12 @@ public enum RopeError: Error, Equatable, Sendable {
     case unsupported(String)
     case missing(String, String)
 }
+
+/// Plain RoPE frequencies (base 10,000), the fallback when a validated config's own cannot be
+/// recomputed (it always can; this keeps model construction free of `try!`).
+enum RotaryEmbeddingDefaults {
+    static func frequencies(dimensions: Int, maxPositions: Int) -> RopeFrequencies {
+        // A default RopeSettings never throws: it has no factor to check.
+        (try? RopeFrequencies(dimensions: dimensions, base: 10_000, settings: nil, maxPositions: maxPositions))!
+    }
+}

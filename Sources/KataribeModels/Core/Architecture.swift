@@ -105,6 +105,7 @@ enum ModelRegistry {
     static let architectures: [any ModelArchitecture.Type] = [
         GPTNeoXArchitecture.self,
         LlamaArchitecture.self,
+        GemmaArchitecture.self,
     ]
 
     static func architecture(forModelType modelType: String) -> (any ModelArchitecture.Type)? {

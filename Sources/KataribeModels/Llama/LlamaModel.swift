@@ -157,9 +157,9 @@ enum LlamaArchitecture: ModelArchitecture {
 
     static func makeModel(config: LlamaConfig, weights: LlamaWeights, statistics: WeightStatistics,
                           context: ModelBuildContext) -> LlamaModel {
-        // Validated at decode time (validate above), so this cannot fail here.
-        let rope = (try? frequencies(config, file: "")) ?? (try! RopeFrequencies(dimensions: config.headDimension, base: 10_000,
-                                                                                    settings: nil, maxPositions: config.trainedPositions))
+        // `validate` ran on this config while decoding it, so computing the frequencies cannot fail.
+        let rope = (try? frequencies(config, file: ""))
+            ?? RotaryEmbeddingDefaults.frequencies(dimensions: config.headDimension, maxPositions: config.trainedPositions)
         return LlamaModel(configuration: config, weights: weights, statistics: statistics, rope: rope, context: context)
     }
 
