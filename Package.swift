@@ -23,7 +23,8 @@ let package = Package(
         .executable(name: "kataribe-fuzz", targets: ["KataribeFuzz"]),
         .library(name: "Kataribe", targets: [
             "KataribeSupport", "KataribeTensor", "KataribeCheckpoint", "KataribeModels",
-            "KataribeTokenizers", "KataribeGeneration", "KataribeHub", "KataribeApp", "KataribeCompare", "KataribeServer",
+            "KataribeTokenizers", "KataribeTemplates", "KataribeGeneration", "KataribeHub", "KataribeApp", "KataribeCompare",
+            "KataribeServer",
         ]),
     ],
     dependencies: [
@@ -51,8 +52,10 @@ let package = Package(
         .target(name: "KataribeModels", dependencies: ["KataribeTensor", "KataribeCheckpoint", "KataribeSupport"], swiftSettings: fastRelease),
         // tokenizer.json and SentencePiece tokenizers.
         .target(name: "KataribeTokenizers", dependencies: ["KataribeSupport"], swiftSettings: fastRelease),
-        // Logits processors, sampling, stopping, prompt formats, presets.
-        .target(name: "KataribeGeneration", dependencies: ["KataribeModels", "KataribeTokenizers"], swiftSettings: fastRelease),
+        // Jinja2 subset for tokenizers' chat templates (transformers' sandbox semantics, bounded work); checked builds: it runs downloaded text.
+        .target(name: "KataribeTemplates"),
+        // Logits processors, sampling, stopping, prompt formats (chat templates included), presets.
+        .target(name: "KataribeGeneration", dependencies: ["KataribeModels", "KataribeTokenizers", "KataribeTemplates"], swiftSettings: fastRelease),
         // Hugging Face Hub: model ids -> local folders (cache compatible with huggingface_hub, downloads).
         .target(
             name: "KataribeHub",
@@ -111,7 +114,7 @@ let package = Package(
         .executableTarget(
             name: "KataribeFuzz",
             dependencies: [
-                "KataribeFuzzSupport", "KataribeCheckpoint", "KataribeModels", "KataribeTokenizers", "KataribeCompare",
+                "KataribeFuzzSupport", "KataribeCheckpoint", "KataribeModels", "KataribeTokenizers", "KataribeTemplates", "KataribeCompare",
                 "KataribeServer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -122,7 +125,8 @@ let package = Package(
         .testTarget(name: "KataribeCheckpointTests", dependencies: ["KataribeCheckpoint", "KataribeTestSupport"]),
         .testTarget(name: "KataribeModelsTests", dependencies: ["KataribeModels", "KataribeCheckpoint", "KataribeTokenizers", "KataribeTestSupport"]),
         .testTarget(name: "KataribeTokenizersTests", dependencies: ["KataribeTokenizers", "KataribeTestSupport"]),
-        .testTarget(name: "KataribeGenerationTests", dependencies: ["KataribeGeneration", "KataribeTestSupport"]),
+        .testTarget(name: "KataribeTemplatesTests", dependencies: ["KataribeTemplates", "KataribeTestSupport"]),
+        .testTarget(name: "KataribeGenerationTests", dependencies: ["KataribeGeneration", "KataribeTemplates", "KataribeTestSupport"]),
         .testTarget(name: "KataribeAppTests", dependencies: ["KataribeApp", "KataribeTestSupport"]),
         // Starts real servers on ephemeral loopback ports and drives them over HTTP.
         .testTarget(name: "KataribeServerTests", dependencies: [

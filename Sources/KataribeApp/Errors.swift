@@ -20,6 +20,10 @@ public enum ModelLoadError: Error, CustomStringConvertible, Sendable {
     case generationConfig(file: String, reason: String)
     /// Something else went wrong while locating the model (a `ModelSource` error).
     case other(name: String, reason: String)
+    /// The prompt format is `template` but the folder's chat template cannot be read or used.
+    case chatTemplate(ChatTemplateFileError)
+    /// The prompt format is `template` but the folder has no chat template.
+    case noChatTemplate(folder: String)
 
     public var description: String {
         switch self {
@@ -38,6 +42,10 @@ public enum ModelLoadError: Error, CustomStringConvertible, Sendable {
         case let .tokenizer(error): return error.description
         case let .generationConfig(file, reason): return "\(file): cannot read generation settings: \(reason)"
         case let .other(name, reason): return "cannot find model \"\(name)\": \(reason)"
+        case let .chatTemplate(error): return "cannot use the model's chat template: \(error.description) "
+            + "(choose another prompt format with --format, or `prompt_format:` in a suite)"
+        case let .noChatTemplate(folder):
+            return PromptFormatError.noChatTemplate(model: folder).description
         }
     }
 }
@@ -56,6 +64,8 @@ public enum TextGenerationError: Error, CustomStringConvertible, Equatable, Send
     case conversationMustEndWithUser
     /// A prompt token id the model does not have.
     case tokenOutOfRange(token: Int, vocabularySize: Int)
+    /// The prompt format cannot write this input (the model's chat template raised for it).
+    case promptFormat(PromptFormatError)
     case model(ModelError)
     case sampling(SamplingError)
 
@@ -73,6 +83,7 @@ public enum TextGenerationError: Error, CustomStringConvertible, Equatable, Send
                 + "chat needs an instruction model such as demo-rinna-sft (or force --format rinna-chat)"
         case .conversationMustEndWithUser: return "the conversation must end with a user turn to reply to"
         case let .tokenOutOfRange(token, size): return "prompt token id \(token) is outside the vocabulary (0..<\(size))"
+        case let .promptFormat(error): return error.description
         case let .model(error): return error.description
         case let .sampling(error): return error.description
         }

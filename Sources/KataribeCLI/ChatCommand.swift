@@ -8,7 +8,7 @@ import Synchronization
 struct ChatCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chat",
-        abstract: "Chat with an instruction model (rinna chat format), one line per message.",
+        abstract: "Chat with an instruction model (its chat template, or rinna's chat format), one line per message.",
         discussion: """
         Reads one message per line from stdin and streams each reply. The whole conversation is the \
         prompt of the next reply; when it no longer fits the context, the oldest exchanges are dropped.
@@ -22,8 +22,13 @@ struct ChatCommand: AsyncParsableCommand {
 
     @OptionGroup var modelArguments: ModelArguments
 
-    @Option(name: .long, help: "Prompt format (default: the preset's; chat needs rinna-chat).")
+    @Option(name: .long, help: "Prompt format (default: the preset's).")
     var format: PromptFormat?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "A system message at the start of the conversation (kept after /reset).",
+        discussion: "Formats without a system role (rinna's, Gemma 2's template) put it in front of the first user message."))
+    var system: String?
 
     @OptionGroup(title: "Sampling") var sampling: SamplingArguments
 
@@ -52,7 +57,8 @@ struct ChatCommand: AsyncParsableCommand {
         if interactive {
             Terminal.out("Chatting with \(loaded.name). /help for commands, /exit or Ctrl-D to quit.\n")
         }
-        var conversation = Conversation()
+        let start = Conversation(system.map { [ChatTurn(.system, $0)] } ?? [])
+        var conversation = start
         while true {
             if interactive { Terminal.out("> ") }
             guard let line = readLine(strippingNewline: true) else {
@@ -65,7 +71,7 @@ struct ChatCommand: AsyncParsableCommand {
             case "/exit", "/quit":
                 return
             case "/reset":
-                conversation = Conversation()
+                conversation = start
                 Terminal.out("(conversation cleared)\n")
                 continue
             case "/help":
@@ -107,7 +113,11 @@ struct ChatCommand: AsyncParsableCommand {
             guard let reply else { continue }
             conversation = asked.appending(.assistant, reply.text)
             if let summary, summary.droppedTurns > 0 {
-                conversation = Conversation(Array(conversation.turns.dropFirst(summary.droppedTurns)))
+                // The generator dropped the oldest exchanges after the system message; so does the history.
+                var turns = conversation.turns
+                let leading = turns.prefix { $0.role == .system }.count
+                turns.removeSubrange(leading..<min(turns.count, leading + summary.droppedTurns))
+                conversation = Conversation(turns)
             }
             if stats, let summary {
                 Terminal.err("[\(summary.timing.statsLine) · stop: \(reply.stopReason.rawValue) · seed \(summary.seed)]\n")

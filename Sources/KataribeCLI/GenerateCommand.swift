@@ -15,8 +15,11 @@ struct GenerateCommand: AsyncParsableCommand {
         (processor order, top_k 50 when sampling and not given); --seed makes sampling repeatable.
 
         Plain-format models (open-calm) continue the prompt, which is printed before the continuation \
-        (--no-echo to leave it out). rinna chat models (demo-rinna-sft, rinna-3.6b-sft-v2) take the prompt \
-        as one user message and print the reply with <NL> shown as newlines.
+        (--no-echo to leave it out). Chat models take the prompt as one user message (after a --system \
+        message when given): rinna's (demo-rinna-sft, rinna-3.6b-sft-v2) in their ユーザー/システム format, \
+        with <NL> shown as newlines in the reply; models that ship a chat template (Llama 3, Qwen2.5, \
+        Gemma, llm-jp-3, ... and any folder with a chat_template in its tokenizer_config.json) through \
+        that template, rendered as transformers' apply_chat_template renders it.
 
         Timing and the stop reason go to stderr. --json prints one JSON object per sample per line \
         instead of streaming (see README: kataribe generate).
@@ -30,8 +33,13 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Read the prompt from this file (UTF-8; '-' reads stdin).", valueName: "path"))
     var promptFile: String?
 
-    @Option(name: .long, help: "Prompt format: plain or rinna-chat (default: the preset's).")
+    @Option(name: .long, help: "Prompt format; template is the model's own chat template (default: the preset's).")
     var format: PromptFormat?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "A system message before the prompt (chat formats only).",
+        discussion: "Formats without a system role (rinna's, Gemma 2's template) put it in front of the user's message."))
+    var system: String?
 
     @OptionGroup(title: "Sampling") var sampling: SamplingArguments
 
@@ -53,13 +61,23 @@ struct GenerateCommand: AsyncParsableCommand {
         if let samples, samples < 1 { throw ValidationError("--samples must be at least 1") }
     }
 
+    /// The prompt as the model's format takes it: the typed text, or a system message and the text
+    /// as a conversation.
+    func input(_ text: String, format: PromptFormat) -> PromptInput {
+        guard let system else { return .text(text) }
+        guard format.hasTurns else {
+            CLIOutput.fail("--system needs a chat format; \(modelArguments.model) uses the \(format.name) format (see --format)")
+        }
+        return .conversation(Conversation([ChatTurn(.system, system), ChatTurn(.user, text)]))
+    }
+
     func run() async throws {
         let text = readPrompt()
         let loaded = await modelArguments.load(format: format)
         let generator = TextGenerator(model: loaded)
         let prepared: PreparedGeneration
         do {
-            prepared = try generator.prepare(.text(text), parameters: sampling.parameters(samples: samples),
+            prepared = try generator.prepare(input(text, format: loaded.preset.promptFormat), parameters: sampling.parameters(samples: samples),
                                              options: GenerationOptions(contextOverflow: truncate ? .truncateLeft : .error))
         } catch {
             CLIOutput.fail(error.description)
@@ -92,7 +110,7 @@ struct GenerateCommand: AsyncParsableCommand {
         guard let summary else { return }
         if json {
             for sample in summary.samples {
-                Terminal.out(try jsonLine(GenerateJSONLine(model: loaded, prepared: prepared, prompt: text,
+                Terminal.out(try jsonLine(GenerateJSONLine(model: loaded, prepared: prepared, prompt: text, system: system,
                                                            sample: sample, promptSeconds: summary.timing.promptSeconds)))
             }
         }
@@ -138,6 +156,11 @@ struct GenerateJSONLine: Encodable {
     let preset: String
     let format: String
     let prompt: String
+    let system: String?
+    /// The exact text given to the tokenizer (the prompt written by the format).
+    let promptAsSent: String?
+    /// The ids fed to the model.
+    let promptIDs: [Int]
     let promptTokens: Int
     let droppedPromptTokens: Int
     let requestSeed: UInt64
@@ -154,11 +177,15 @@ struct GenerateJSONLine: Encodable {
     let tokensPerSecond: Double?
     let parameters: GenerationParameters
 
-    init(model: LoadedModel, prepared: PreparedGeneration, prompt: String, sample: GeneratedSample, promptSeconds: Double) {
+    init(model: LoadedModel, prepared: PreparedGeneration, prompt: String, system: String?, sample: GeneratedSample,
+         promptSeconds: Double) {
         self.model = model.name
         preset = model.preset.id
         format = prepared.format.name
         self.prompt = prompt
+        self.system = system
+        promptAsSent = prepared.promptText
+        promptIDs = prepared.promptTokens
         promptTokens = prepared.promptTokens.count
         droppedPromptTokens = prepared.droppedPromptTokens
         requestSeed = prepared.seed
@@ -177,7 +204,8 @@ struct GenerateJSONLine: Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case model, preset, format, prompt, sample, seed, text, tokens, parameters
+        case model, preset, format, prompt, system, sample, seed, text, tokens, parameters
+        case promptAsSent = "prompt_as_sent", promptIDs = "prompt_ids"
         case promptTokens = "prompt_tokens", droppedPromptTokens = "dropped_prompt_tokens", requestSeed = "request_seed"
         case rawText = "raw_text", tokenCount = "token_count", stopReason = "stop_reason", stopString = "stop_string"
         case promptSeconds = "prompt_seconds", generationSeconds = "generation_seconds", tokensPerSecond = "tokens_per_second"
@@ -189,6 +217,9 @@ struct GenerateJSONLine: Encodable {
         try c.encode(preset, forKey: .preset)
         try c.encode(format, forKey: .format)
         try c.encode(prompt, forKey: .prompt)
+        try c.encodeIfPresent(system, forKey: .system)
+        try c.encode(promptAsSent, forKey: .promptAsSent)
+        try c.encode(promptIDs, forKey: .promptIDs)
         try c.encode(promptTokens, forKey: .promptTokens)
         try c.encode(droppedPromptTokens, forKey: .droppedPromptTokens)
         try c.encode(requestSeed, forKey: .requestSeed)

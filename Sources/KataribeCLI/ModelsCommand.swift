@@ -11,7 +11,8 @@ struct ModelsCommand: AsyncParsableCommand {
         abstract: "List the model presets (demo models and known hub models) or, with --local, the cached models.",
         discussion: """
         Without --local: every preset with its source (hub repository or Models/ folder), weight dtype, \
-        tokenizer kind, prompt format and the generation defaults from its model card. Every command that \
+        tokenizer kind, prompt format and the generation defaults from its model card, then the URL of each \
+        card. Every command that \
         takes a model (generate, chat, serve, score, inspect, bench, tokenize --tokenizer, download, \
         suite model:) takes a preset id, a hub id, a demo model or a folder. With --json, the presets as a JSON array.
         """
@@ -29,6 +30,7 @@ struct ModelsCommand: AsyncParsableCommand {
                 print(try ModelPresetListing.json())
             } else {
                 print(ModelPresetListing.table(), terminator: "")
+                print("\n" + ModelPresetListing.sources(), terminator: "")
                 let demos = DemoModelSource()
                 let found = DemoModelSource.demoPresets.compactMap { preset in
                     (try? demos.folder(for: preset)).map { "\(preset.id) (\($0.path))" }

@@ -28,7 +28,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var modelArguments: ModelArguments
 
-    @Option(name: .long, help: "Prompt format for chat: plain or rinna-chat (default: the preset's).")
+    @Option(name: .long, help: "Prompt format for chat; template is the model's own (default: the preset's).")
     var format: PromptFormat?
 
     @Option(name: .long, help: "Address to listen on (default 127.0.0.1: this machine only).")

@@ -3,6 +3,7 @@ import KataribeCheckpoint
 import KataribeCompare
 import KataribeModels
 import KataribeServer
+import KataribeTemplates
 import KataribeTokenizers
 
 /// What one input did: parsed, or was refused with a typed error. Anything else (a crash, a trap,
@@ -110,6 +111,31 @@ struct FuzzTarget: Sendable {
             let data = Data(bytes)
             let problems = RequestBodyDecoding.Endpoint.allCases.map { RequestBodyDecoding.problem(with: data, for: $0) }
             return problems.contains { $0 == nil } ? .accepted : .rejected
+        },
+        FuzzTarget(
+            name: "chat-template", summary: "Jinja chat templates (KataribeTemplates): parse, then render a Japanese conversation",
+            seedPaths: ["Tests/Fuzz/seeds/chat-template", "Tests/Fixtures/chat-templates/templates"],
+            dictionary: ["{%", "%}", "{{", "}}", "{#", "#}", "{%-", "-%}", "{{-", "-}}", "{%+", "+%}", "\\n", "\\u3042", "'", "\"",
+                         "if ", "elif ", "else", "endif", "for ", " in ", "endfor", "set ", "endset", "macro ", "endmacro",
+                         "namespace(", "ns.", "loop.index0", "loop.last", "messages", "message['content']", "[1:]", "[::-1]",
+                         "|tojson", "|tojson(indent=4)", "|trim", "|length", "|selectattr('role', 'equalto', 'user')", "|list",
+                         " is defined", " is not none", " not ", " and ", " or ", " ~ ", " + ", "**", "//", "(", ")", "[", "]",
+                         "{'a': ", "raise_exception('x')", "strftime_now('%d %b %Y')", "range(99999)", ".split('x')",
+                         "{% break %}", "{% raw %}", "{% endraw %}", "9223372036854775807"],
+            maximumSize: 1 << 16
+        ) { bytes, _ in
+            // Lower limits than the defaults keep every input fast; what they bound is the same.
+            let limits = TemplateLimits(maximumOutputLength: 1 << 16, maximumSteps: 100_000)
+            guard let template = try? ChatTemplate(source: String(decoding: bytes, as: UTF8.self),
+                                                   specialTokens: ["bos_token": "<s>", "eos_token": "</s>"], limits: limits)
+            else { return .rejected }
+            let messages: [ChatTemplate.Message] = [
+                .init(role: "system", content: "丁寧に答えてください。"), .init(role: "user", content: "日本の首都は？"),
+                .init(role: "assistant", content: "東京です。"), .init(role: "user", content: "  人口は？\n"),
+            ]
+            let rendered = (try? template.render(messages, addGenerationPrompt: true)) != nil
+            _ = try? template.render(Array(messages.suffix(1)), addGenerationPrompt: false)
+            return rendered ? .accepted : .rejected
         },
     ]
 

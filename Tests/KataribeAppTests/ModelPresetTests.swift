@@ -48,7 +48,7 @@ struct ModelPresetTests {
     @Test("ids are unique and an unknown name is an error listing the known ones")
     func lookup() {
         #expect(Set(ModelPresetCatalog.all.map(\.id)).count == ModelPresetCatalog.all.count)
-        #expect(ModelPresetCatalog.all.count == 11)
+        #expect(ModelPresetCatalog.all.count == 27)
         #expect(throws: ModelPresetError.self) { try ModelPresetCatalog.preset(named: "gpt-5") }
         #expect("\(ModelPresetError.unknownModel(name: "x", known: ["a", "b"]))".contains("a, b"))
     }
@@ -69,7 +69,7 @@ struct ModelPresetTests {
     func listing() throws {
         let table = ModelPresetListing.table()
         let lines = table.split(separator: "\n")
-        #expect(lines.count == 12)
+        #expect(lines.count == ModelPresetCatalog.all.count + 1)
         #expect(lines[0].hasPrefix("ID"))
         #expect(table.contains("cyberagent/open-calm-7b"))
         #expect(table.contains("sample t=0.7 top_p=0.9 rep=1.05 max_new=64"))

@@ -6,12 +6,12 @@ import Testing
 struct PromptFormatSuiteTests {
     let prompts = "prompts:\n  - {id: p, completion: 昔々, instruction: \"物語を\\n書いて\"}\n"
 
-    @Test("prompt_format names a format; an unknown name lists the names, with a did-you-mean, as before")
+    @Test("prompt_format names a format; an unknown name lists the names (template added), with a did-you-mean")
     func names() throws {
         let suite = try SuiteLoader.parse(yaml: "models:\n  - {model: demo-calm, prompt_format: rinna-chat}\n  - {model: demo-rinna-sft, prompt_format: plain}\n" + prompts)
         #expect(suite.models.map(\.preset.promptFormat) == [.rinnaChat, .plain])
         let error = try #require(parseError("models:\n  - {model: demo-calm, prompt_format: rinna_chat}\n" + prompts))
-        #expect(error.kind == .invalidValue(value: "\"rinna_chat\"", reason: "expected one of plain, rinna-chat (did you mean \"rinna-chat\"?)"))
+        #expect(error.kind == .invalidValue(value: "\"rinna_chat\"", reason: "expected one of plain, rinna-chat, template (did you mean \"rinna-chat\"?)"))
         #expect(error.keyPath == "models[0].prompt_format")
     }
 

@@ -42,6 +42,22 @@ struct SuiteLoaderTests {
         #expect(suite.prompts == article.prompts)
     }
 
+    @Test("the shipped japanese-instruct suite runs the article's tasks on five chat models with their cards' presets")
+    func japaneseInstruct() throws {
+        let suite = try SuiteLoader.load(file: TestPaths.packageRoot.appendingPathComponent("Examples/japanese-instruct.yaml").path)
+        let article = try SuiteLoader.load(file: TestPaths.packageRoot.appendingPathComponent("Examples/seed-article.yaml").path)
+        #expect(suite.name == "japanese-instruct" && suite.samples == 3)
+        #expect(suite.models.map(\.preset.id) == ["tinyswallow-1.5b-instruct", "llm-jp-3-1.8b-instruct", "qwen2.5-1.5b-instruct",
+                                                  "qwen2.5-3b-instruct", "gemma-2-2b-it"])
+        #expect(suite.models.allSatisfy { $0.presetOrigin == .matched })
+        #expect(suite.prompts == article.prompts)
+        // The suite's cap over each card's settings: llm-jp keeps its card's sampling.
+        let llmJP = suite.models[1].preset.generation
+        #expect(llmJP.maxNewTokens == 256 && llmJP.temperature == 0.7 && llmJP.topP == 0.95 && llmJP.repetitionPenalty == 1.05)
+        #expect(suite.models[2].preset.generation == GenerationParameters(maxNewTokens: 256))
+        #expect(try ComparePlan(suite: suite).cells.count == 15)
+    }
+
     @Test("generation settings layer preset, then suite, then model entry, then the command line")
     func precedence() throws {
         let suite = try SuiteLoader.parse(yaml: """

@@ -114,8 +114,9 @@ struct PromptFormatValueTests {
 
     @Test("names: one lookup for every spelling; unknown names are not formats")
     func names() {
-        #expect(PromptFormat.names == ["plain", "rinna-chat"])
+        #expect(PromptFormat.names == ["plain", "rinna-chat", "template"])
         #expect(PromptFormat.named("plain") == .plain && PromptFormat.named("rinna-chat") == .rinnaChat)
+        #expect(PromptFormat.named("template") == .modelTemplate && PromptFormat.modelTemplate.isUnresolvedModelTemplate)
         #expect(PromptFormat.named("rinna_chat") == nil && PromptFormat.named("Plain") == nil && PromptFormat.named("") == nil)
         #expect("\(PromptFormat.rinnaChat)" == "rinna-chat")
     }

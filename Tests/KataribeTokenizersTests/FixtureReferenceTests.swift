@@ -16,6 +16,9 @@ struct FixtureReferenceTests {
         ("llmjp-style-unigram", "tokenizer.json"),
         ("llama-style-bpe", "tokenizer.json"),
         ("llama3-style-bpe", "tokenizer.json"),
+        ("qwen2-style-bpe", "tokenizer.json"),
+        ("gemma-style-bpe", "tokenizer.json"),
+        ("llmjp3-style-unigram", "tokenizer.json"),
         ("wordlevel-zoo", "tokenizer.json"),
     ]
 

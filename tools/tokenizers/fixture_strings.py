@@ -184,3 +184,71 @@ def training_lines(corpus_path):
 def all_strings(corpus_path):
     rng = random.Random(2024)
     return HARD_CASES + aozora_lines(corpus_path) + [random_text(rng) for _ in range(90)]
+
+
+# Extra cases for the chat-model families (Llama 3, Qwen2.5, Gemma, llm-jp-3): their own chat markup
+# with the special tokens in and around text, code with indentation runs, digit runs (Qwen splits
+# every digit, Llama 3 groups three) and combining marks (the Qwen2 and Qwen3.5 pre-tokenizer
+# patterns differ only there). Kept apart from HARD_CASES so the older fixtures stay as they are.
+CHAT_CASES = [
+    "<|im_start|>system\nあなたは親切なアシスタントです。<|im_end|>\n<|im_start|>user\nこんにちは<|im_end|>\n<|im_start|>assistant\n",
+    "<|im_start|>user\n物語を書いて<|im_end|><|endoftext|>",
+    "前<|im_end|>後 <|im_start|> 間",
+    "<tool_call>\n{\"name\": \"f\", \"arguments\": {}}\n</tool_call>",
+    "<|fim_prefix|>def f(<|fim_suffix|>):<|fim_middle|>",
+    "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nあなたは誠実で優秀な日本人のアシスタントです。<|eot_id|>"
+    "<|start_header_id|>user<|end_header_id|>\n\n昔々あるところに<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n",
+    "<|eot_id|><|eot_id|> <|end_of_text|>",
+    "<bos><start_of_turn>user\nカレーの作り方を教えて<end_of_turn>\n<start_of_turn>model\n",
+    "<start_of_turn>model\n返信です。<end_of_turn><eos>",
+    "<pad><unk><mask>",
+    "<s>以下は、タスクを説明する指示です。\n\n### 指示:\n映画に誘われました。\n\n### 応答:\n</s>",
+    "<EOD|LLM-jp><PAD|LLM-jp>",
+    "def main():\n\tfor i in range(10):\n\t\tprint(i)  # 表示\n\n\n    return None\n",
+    "if (x >= 10 && y != 0) { z = x / y; } // ゼロ除算を避ける",
+    "SELECT name, COUNT(*) FROM users WHERE age > 20 GROUP BY name;",
+    "<div class=\"a\">\n  <p>段落</p>\n</div>",
+    "12345678901234567890 3.14159 2025年12月31日 ０１２３",
+    "        eight spaces then text",
+    "tab\t\ttabs\t\t\tand\n\n\nnewlines\r\n\r\n",
+    "e\u0301 a\u0300\u0301 가\u0301 ñ n\u0303 Ω\u0342 क्षि",
+    "The model said: “Hello!” — and left… ‘quotes’",
+    "絵文字👩‍💻と🇯🇵と🧑🏽‍🤝‍🧑🏻の混在、そして😂😂😂",
+]
+
+
+def chat_strings(corpus_path):
+    return all_strings(corpus_path) + CHAT_CASES
+
+
+# Training text for the families whose real vocabularies are largely English and code (Llama 3, Qwen,
+# Gemma): the Aozora lines have almost no ASCII, so without these the "▁"/"Ġ" pieces and English
+# merges those tokenizers rely on would be missing. Written for this project (no licence attached).
+ENGLISH_AND_CODE = [
+    "The quick brown fox jumps over the lazy dog while the cat sleeps in the warm sun.",
+    "Language models read text as tokens, and the way a sentence is split changes what they see.",
+    "In the morning we walked to the station, bought two tickets and took the first train to the sea.",
+    "She said that the results were not what anyone had expected, but the method was sound.",
+    "There are many ways to write a story; most of them begin with a person who wants something.",
+    "Please send the report by Friday. If you have any questions, let me know as soon as possible.",
+    "It was the best of times for the small town, and everyone in it seemed to know each other.",
+    "Tokenizers split words into pieces such as \"token\", \"izer\" and \"s\", and numbers into digits.",
+    "We're sure they'll come, but I'm not sure you've heard what he'd said about it.",
+    "Version 2.5 was released on 2024-09-19 with 0.5B, 1.5B, 3B, 7B, 14B, 32B and 72B models.",
+    "def tokenize(text: str) -> list[int]:",
+    "    return [vocab[piece] for piece in split(text) if piece in vocab]",
+    "for (int i = 0; i < n; i++) { sum += values[i] * weights[i]; }",
+    "import numpy as np",
+    "x = np.zeros((3, 4), dtype=np.float32)",
+    "if __name__ == \"__main__\":",
+    "    main()",
+    "class Model(nn.Module):",
+    "    def forward(self, input_ids, attention_mask=None):",
+    "        hidden = self.embed(input_ids)",
+    "SELECT id, name FROM users WHERE created_at > '2024-01-01' ORDER BY id;",
+    "<html><body><h1>Title</h1><p>Hello, world!</p></body></html>",
+    "{\"name\": \"kataribe\", \"version\": \"1.0.0\", \"dependencies\": {}}",
+    "git commit -m \"Fix the tokenizer\" && git push origin main",
+    "    ",
+    "        ",
+] * 20

@@ -23,14 +23,30 @@ ids_with_special, normalized):
   llmjp-style-unigram/      tokenizer.json like llm-jp's: Unigram with byte_fallback, Replace normalizers
                             with the Oniguruma look-behind `(?<!\\n)^`, ByteFallback/Replace/Fuse decoders.
   llama-style-bpe/          tokenizer.json like Llama 2: BPE with byte_fallback, Prepend/Replace normalizers,
-                            Replace/ByteFallback/Fuse/Strip decoders, <s> template.
-  llama3-style-bpe/         tokenizer.json like Llama 3: Split with the Llama 3 regex, ByteLevel without
-                            regex, ignore_merges.
+                            Replace/ByteFallback/Fuse/Strip decoders, <s> template. Its config.json (llama) and
+                            tokenizer_config.json (LlamaTokenizer, legacy false) make transformers 5 rebuild the
+                            pipeline (Metaspace, prepend_scheme "first"): reference_transformers.jsonl.
+  llama3-style-bpe/         Llama 3 / Llama-3.1-Swallow / Llama-3-ELYZA-JP: Split with the Llama 3 regex, ByteLevel
+                            without regex, ignore_merges, specials 128000-style after the vocabulary;
+                            PreTrainedTokenizerFast config, reference_transformers.jsonl.
+  qwen2-style-bpe/          Qwen2.5 / TinySwallow: NFC, Split with the Qwen2 regex, ByteLevel, 22 added tokens
+                            (<|im_start|>..., 8 of them not special); Qwen2Tokenizer config (transformers 5
+                            rebuilds the pipeline from the class), reference_transformers.jsonl.
+  gemma-style-bpe/          gemma-2 / gemma-3: Replace " " -> "▁", BPE with byte_fallback and fuse_unk, <0xXX> pieces
+                            in the vocabulary only; GemmaTokenizer config, reference_transformers.jsonl.
+  llmjp3-style-unigram/     llm-jp-3: Unigram with byte_fallback, specials 0-7 (<unk> <s> </s> <MASK|LLM-jp>...),
+                            the (?<!\\n)^ Replace normalizers; PreTrainedTokenizerFast with add_bos_token,
+                            reference_transformers.jsonl.
   wordlevel-zoo/            WordLevel with NFKC/Lowercase/StripAccents/Strip normalizers and a Sequence of
                             Split/Digits/Punctuation/Whitespace pre-tokenizers.
 
+The chat-model folders carry a config.json with the real model_type, since transformers 5 chooses the
+tokenizer class from it together with tokenizer_config.json; their reference_transformers.jsonl is
+AutoTokenizer's output on fixture_strings.chat_strings (the common strings plus chat markup and code).
+BPE training is not reproducible byte for byte, so remake only the folders you change (--only).
+
 Usage (from the repository root, with tools/requirements.txt installed):
-  python tools/tokenizers/make_fixtures.py --corpus ../shared/corpus/ja_no_manpages.txt
+  python tools/tokenizers/make_fixtures.py --corpus ../shared/corpus/ja_no_manpages.txt [--only FOLDER ...]
 """
 import argparse
 import json
@@ -43,7 +59,7 @@ import sentencepiece as spm
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
 sys.path.insert(0, os.path.dirname(__file__))
-from fixture_strings import all_strings, training_lines  # noqa: E402
+from fixture_strings import ENGLISH_AND_CODE, all_strings, chat_strings, training_lines  # noqa: E402
 
 OUT = "Tests/Fixtures/tokenizers"
 LLAMA3_PATTERN = (
@@ -55,6 +71,68 @@ def write_jsonl(path, rows):
     with open(path, "w", encoding="utf-8") as handle:
         for row in rows:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def write_json(path, value):
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(value, handle, ensure_ascii=False, indent=2)
+        handle.write("\n")
+
+
+def edit_json(path, change):
+    with open(path, encoding="utf-8") as handle:
+        data = json.load(handle)
+    change(data)
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, ensure_ascii=False)
+
+
+def added_tokens_decoder(tokenizer):
+    """`added_tokens_decoder` as transformers writes it in tokenizer_config.json."""
+    return {
+        str(index): {
+            "content": token.content,
+            "lstrip": token.lstrip,
+            "normalized": token.normalized,
+            "rstrip": token.rstrip,
+            "single_word": token.single_word,
+            "special": token.special,
+        }
+        for index, token in sorted(tokenizer.get_added_tokens_decoder().items())
+    }
+
+
+def transformers_reference(folder, strings):
+    """What transformers 5's AutoTokenizer does with the model folder (config.json decides the
+    tokenizer class together with tokenizer_config.json, exactly as for the real model)."""
+    from transformers import AutoTokenizer
+
+    auto = AutoTokenizer.from_pretrained(folder)
+    rows = []
+    for text in strings:
+        ids = auto.encode(text, add_special_tokens=False)
+        rows.append(
+            {
+                "text": text,
+                "ids": ids,
+                "ids_with_special": auto.encode(text, add_special_tokens=True),
+                "decoded": auto.decode(ids),
+                "decoded_skip_special": auto.decode(ids, skip_special_tokens=True),
+            }
+        )
+    return rows
+
+
+def assert_same_ids_with_variant(folder, change, rows):
+    """Checks that transformers gives `rows`' ids for a copy of `folder` whose tokenizer.json was
+    edited by `change`: the tokenizer class, not the file, decides the pipeline."""
+    with tempfile.TemporaryDirectory() as scratch:
+        copy = os.path.join(scratch, os.path.basename(folder))
+        shutil.copytree(folder, copy)
+        edit_json(os.path.join(copy, "tokenizer.json"), change)
+        for row in transformers_reference(copy, [row["text"] for row in rows]):
+            expected = next(r for r in rows if r["text"] == row["text"])
+            assert row["ids"] == expected["ids"], f"{folder}: variant differs on {row['text']!r}"
 
 
 def hf_reference(tokenizer, strings):
@@ -373,7 +451,54 @@ def llama_style(corpus_lines, strings):
     write_jsonl(os.path.join(folder, "reference.jsonl"), hf_reference(tokenizer, strings))
 
 
-def llama3_style(corpus_lines, strings):
+def llama_style_transformers(chat):
+    """Adds to llama-style-bpe (whose tokenizer.json it reads as committed, since BPE training is not
+    reproducible byte for byte) the files of a Llama 2-style model folder: config.json with model_type
+    llama and tokenizer_config.json with LlamaTokenizer, legacy false. transformers 5 then rebuilds the
+    pipeline from the class: Metaspace with prepend_scheme "first" instead of the file's
+    Prepend/Replace normalizers, so text after a special token gets no "▁"."""
+    folder = os.path.join(OUT, "llama-style-bpe")
+    write_json(os.path.join(folder, "config.json"), {"architectures": ["LlamaForCausalLM"], "model_type": "llama"})
+    write_json(
+        os.path.join(folder, "tokenizer_config.json"),
+        {
+            "add_bos_token": True,
+            "add_eos_token": False,
+            "bos_token": "<s>",
+            "clean_up_tokenization_spaces": False,
+            "eos_token": "</s>",
+            "legacy": False,
+            "pad_token": None,
+            "sp_model_kwargs": {},
+            "tokenizer_class": "LlamaTokenizer",
+            "unk_token": "<unk>",
+        },
+    )
+    write_jsonl(os.path.join(folder, "reference_transformers.jsonl"), transformers_reference(folder, chat))
+
+
+# Llama 3's special tokens as they open its added_tokens (ids 128000-128010 in the real file): all
+# of them come after the model vocabulary, none is in it.
+LLAMA3_SPECIALS = [
+    "<|begin_of_text|>",
+    "<|end_of_text|>",
+    "<|reserved_special_token_0|>",
+    "<|reserved_special_token_1|>",
+    "<|finetune_right_pad_id|>",
+    "<|reserved_special_token_2|>",
+    "<|start_header_id|>",
+    "<|end_header_id|>",
+    "<|eom_id|>",
+    "<|eot_id|>",
+    "<|python_tag|>",
+]
+
+
+def llama3_style(corpus_lines, strings, chat):
+    """Llama 3 / Llama-3.1-Swallow / Llama-3-ELYZA-JP: the layout of meta-llama's tokenizer.json
+    (Split with the Llama 3 regex, ByteLevel without regex, BPE with ignore_merges, ByteLevel +
+    <|begin_of_text|> template, specials only in added_tokens) and tokenizer_config.json
+    (PreTrainedTokenizerFast, so transformers 5 uses tokenizer.json as it is)."""
     folder = fresh("llama3-style-bpe")
     tokenizer = Tokenizer(models.BPE(ignore_merges=True))
     tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
@@ -384,24 +509,247 @@ def llama3_style(corpus_lines, strings):
     )
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=1500,
-        special_tokens=["<|begin_of_text|>", "<|end_of_text|>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
+        vocab_size=1500, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
     )
-    tokenizer.train_from_iterator(corpus_lines, trainer)
+    tokenizer.train_from_iterator(corpus_lines + ENGLISH_AND_CODE, trainer)
+    tokenizer.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in LLAMA3_SPECIALS])
+    bos = tokenizer.token_to_id("<|begin_of_text|>")
     tokenizer.post_processor = processors.Sequence(
         [
             processors.ByteLevel(trim_offsets=False),
             processors.TemplateProcessing(
                 single="<|begin_of_text|> $A",
                 pair="<|begin_of_text|> $A <|begin_of_text|> $B:1",
-                special_tokens=[("<|begin_of_text|>", tokenizer.token_to_id("<|begin_of_text|>"))],
+                special_tokens=[("<|begin_of_text|>", bos)],
             ),
         ]
     )
     tokenizer = save_tokenizer(tokenizer, folder)
     write_jsonl(os.path.join(folder, "reference.jsonl"), hf_reference(tokenizer, strings))
+    write_json(os.path.join(folder, "config.json"), {"architectures": ["LlamaForCausalLM"], "model_type": "llama"})
+    write_json(
+        os.path.join(folder, "tokenizer_config.json"),
+        {
+            "added_tokens_decoder": added_tokens_decoder(tokenizer),
+            "bos_token": "<|begin_of_text|>",
+            "clean_up_tokenization_spaces": True,
+            "eos_token": "<|eot_id|>",
+            "model_input_names": ["input_ids", "attention_mask"],
+            "model_max_length": 131072,
+            "tokenizer_class": "PreTrainedTokenizerFast",
+        },
+    )
+    write_jsonl(os.path.join(folder, "reference_transformers.jsonl"), transformers_reference(folder, chat))
+
+
+# Qwen2.5's pre-tokenizer pattern (also hard-coded in transformers' Qwen2Tokenizer): single digits,
+# and no \p{M} (Qwen3.5's tokenizer.json adds [\p{L}\p{M}]+, which Qwen2Tokenizer discards).
+QWEN2_PATTERN = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
+QWEN35_PATTERN = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
+# Qwen2.5's added tokens in id order (151643...): (content, special).
+QWEN2_ADDED = [
+    ("<|endoftext|>", True),
+    ("<|im_start|>", True),
+    ("<|im_end|>", True),
+    ("<|object_ref_start|>", True),
+    ("<|object_ref_end|>", True),
+    ("<|box_start|>", True),
+    ("<|box_end|>", True),
+    ("<|quad_start|>", True),
+    ("<|quad_end|>", True),
+    ("<|vision_start|>", True),
+    ("<|vision_end|>", True),
+    ("<|vision_pad|>", True),
+    ("<|image_pad|>", True),
+    ("<|video_pad|>", True),
+    ("<tool_call>", False),
+    ("</tool_call>", False),
+    ("<|fim_prefix|>", False),
+    ("<|fim_middle|>", False),
+    ("<|fim_suffix|>", False),
+    ("<|fim_pad|>", False),
+    ("<|repo_name|>", False),
+    ("<|file_sep|>", False),
+]
+
+
+def qwen2_style(corpus_lines, strings, chat):
+    """Qwen2.5 / TinySwallow: the layout of Qwen's tokenizer.json (NFC, Split with the Qwen2 regex,
+    ByteLevel without regex or offset trimming, BPE with empty prefix/suffix, 22 added tokens after the
+    vocabulary, 8 of them not special) and tokenizer_config.json (Qwen2Tokenizer: transformers 5
+    rebuilds the pipeline from the class and keeps only vocab, merges and post-processor)."""
+    folder = fresh("qwen2-style-bpe")
+    tokenizer = Tokenizer(models.BPE(unk_token=None, fuse_unk=False, byte_fallback=False))
+    tokenizer.normalizer = normalizers.NFC()
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(QWEN2_PATTERN), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=False, use_regex=False),
+        ]
+    )
+    tokenizer.decoder = decoders.ByteLevel(add_prefix_space=False, trim_offsets=False, use_regex=False)
+    tokenizer.post_processor = processors.ByteLevel(add_prefix_space=False, trim_offsets=False, use_regex=False)
+    trainer = trainers.BpeTrainer(vocab_size=1500, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tokenizer.train_from_iterator(corpus_lines + ENGLISH_AND_CODE, trainer)
+    for content, special in QWEN2_ADDED:
+        token = AddedToken(content, special=special, normalized=False)
+        if special:
+            tokenizer.add_special_tokens([token])
+        else:
+            tokenizer.add_tokens([token])
+    path = os.path.join(folder, "tokenizer.json")
+    tokenizer.save(path)
+    # Qwen's file spells the absent prefix/suffix as "" (the trainer writes null); same behaviour.
+    edit_json(path, lambda d: d["model"].update(continuing_subword_prefix="", end_of_word_suffix=""))
+    tokenizer = Tokenizer.from_file(path)
+    write_jsonl(os.path.join(folder, "reference.jsonl"), hf_reference(tokenizer, strings))
+    write_json(os.path.join(folder, "config.json"), {"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2"})
+    write_json(
+        os.path.join(folder, "tokenizer_config.json"),
+        {
+            "add_bos_token": False,
+            "add_prefix_space": False,
+            "added_tokens_decoder": added_tokens_decoder(tokenizer),
+            "additional_special_tokens": [content for content, special in QWEN2_ADDED[1:] if special],
+            "bos_token": None,
+            "clean_up_tokenization_spaces": False,
+            "eos_token": "<|im_end|>",
+            "errors": "replace",
+            "model_max_length": 131072,
+            "pad_token": "<|endoftext|>",
+            "split_special_tokens": False,
+            "tokenizer_class": "Qwen2Tokenizer",
+            "unk_token": None,
+        },
+    )
+    rows = transformers_reference(folder, chat)
+    write_jsonl(os.path.join(folder, "reference_transformers.jsonl"), rows)
+
+    # transformers ignores the file's pipeline for this class: a tokenizer.json without NFC and with
+    # Qwen3.5's pattern gives the same ids (the Swift tests load such a variant against this reference).
+    def qwen35(d):
+        d["normalizer"] = None
+        d["pre_tokenizer"]["pretokenizers"][0]["pattern"] = {"Regex": QWEN35_PATTERN}
+
+    assert_same_ids_with_variant(folder, qwen35, rows)
+
+
+GEMMA_SPECIALS = ["<pad>", "<eos>", "<bos>", "<unk>", "<mask>", "<start_of_turn>", "<end_of_turn>"]
+
+
+def gemma_style(corpus_lines, strings, chat):
+    """gemma-2 / gemma-3 it: the layout of Gemma's tokenizer.json (Replace " " -> "▁", no
+    pre-tokenizer, BPE with byte_fallback and fuse_unk, <0xXX> pieces and the specials in the vocabulary,
+    Replace/ByteFallback/Fuse decoder, <bos> template) and tokenizer_config.json (GemmaTokenizer:
+    transformers 5 rebuilds the pipeline from the class)."""
+    folder = fresh("gemma-style-bpe")
+    tokenizer = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True, fuse_unk=True))
+    tokenizer.normalizer = normalizers.Replace(" ", "▁")
+    tokenizer.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse()])
+    trainer = trainers.BpeTrainer(
+        vocab_size=1500,
+        special_tokens=GEMMA_SPECIALS + [f"<0x{b:02X}>" for b in range(256)],
+        limit_alphabet=300,
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(corpus_lines + ENGLISH_AND_CODE, trainer)
+    bos = tokenizer.token_to_id("<bos>")
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="<bos> $A", pair="<bos> $A <bos> $B:1", special_tokens=[("<bos>", bos)]
+    )
+    path = os.path.join(folder, "tokenizer.json")
+    tokenizer.save(path)
+    # Only the real specials are added tokens; the byte pieces are plain vocabulary entries, so text
+    # such as "<0x41>" is not read as a token.
+    edit_json(path, lambda d: d.update(added_tokens=[t for t in d["added_tokens"] if t["content"] in GEMMA_SPECIALS]))
+    tokenizer = Tokenizer.from_file(path)
+    write_jsonl(os.path.join(folder, "reference.jsonl"), hf_reference(tokenizer, strings))
+    write_json(os.path.join(folder, "config.json"), {"architectures": ["Gemma2ForCausalLM"], "model_type": "gemma2"})
+    write_json(
+        os.path.join(folder, "tokenizer_config.json"),
+        {
+            "add_bos_token": True,
+            "add_eos_token": False,
+            "added_tokens_decoder": added_tokens_decoder(tokenizer),
+            "additional_special_tokens": ["<start_of_turn>", "<end_of_turn>"],
+            "bos_token": "<bos>",
+            "clean_up_tokenization_spaces": False,
+            "eos_token": "<eos>",
+            "model_max_length": 1000000000000000019884624838656,
+            "pad_token": "<pad>",
+            "sp_model_kwargs": {},
+            "spaces_between_special_tokens": False,
+            "tokenizer_class": "GemmaTokenizer",
+            "unk_token": "<unk>",
+            "use_default_system_prompt": False,
+        },
+    )
+    rows = transformers_reference(folder, chat)
+    write_jsonl(os.path.join(folder, "reference_transformers.jsonl"), rows)
+
+    # GemmaTokenizer rebuilds normalizer, pre-tokenizer and decoder: a file without the space
+    # normalizer (spaces would fall back to <0x20>) still gives the same ids through transformers.
+    def no_normalizer(d):
+        d["normalizer"] = None
+        d["pre_tokenizer"] = {"type": "Split", "pattern": {"String": " "}, "behavior": "MergedWithPrevious", "invert": False}
+
+    assert_same_ids_with_variant(folder, no_normalizer, rows)
+
+
+LLMJP3_SPECIALS = ["<unk>", "<s>", "</s>", "<MASK|LLM-jp>", "<PAD|LLM-jp>", "<CLS|LLM-jp>", "<SEP|LLM-jp>", "<EOD|LLM-jp>"]
+
+
+def llmjp3_style(processor, strings, chat):
+    """llm-jp-3: the layout of its tokenizer.json (Unigram with byte_fallback, specials 0-7 then the
+    <0xXX> pieces, Replace normalizers with the look-behind `(?<!\n)^`, no pre-tokenizer,
+    ByteFallback/Replace/Fuse/Replace decoder) and tokenizer_config.json (PreTrainedTokenizerFast with
+    add_bos_token, as in llm-jp-tokenizer's hf/ver3.0 configs). The pieces are rinna-style-unigram's."""
+    folder = fresh("llmjp3-style-unigram")
+    vocab = [(token, 0.0) for token in LLMJP3_SPECIALS] + [(f"<0x{b:02X}>", 0.0) for b in range(256)]
+    for i in range(processor.get_piece_size()):
+        if not (processor.is_control(i) or processor.is_unknown(i) or processor.is_byte(i) or processor.is_unused(i)):
+            piece = processor.id_to_piece(i)
+            if piece != "<NL>":
+                vocab.append((piece, processor.get_score(i)))
+    tokenizer = Tokenizer(models.Unigram(vocab, unk_id=0, byte_fallback=True))
+    tokenizer.normalizer = normalizers.Sequence(
+        [normalizers.Replace(Regex("(?<!\\n)^"), "▁"), normalizers.Replace(Regex(" "), "▁")]
+    )
+    tokenizer.decoder = decoders.Sequence(
+        [
+            decoders.ByteFallback(),
+            decoders.Replace(Regex("▁"), " "),
+            decoders.Fuse(),
+            decoders.Replace(Regex("(?<!\\n)^ "), ""),
+        ]
+    )
+    tokenizer.add_special_tokens(LLMJP3_SPECIALS)
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="<s> $A", pair="<s> $A <s> $B:1", special_tokens=[("<s>", tokenizer.token_to_id("<s>"))]
+    )
+    tokenizer = save_tokenizer(tokenizer, folder)
+    write_jsonl(os.path.join(folder, "reference.jsonl"), hf_reference(tokenizer, strings))
+    write_json(os.path.join(folder, "config.json"), {"architectures": ["LlamaForCausalLM"], "model_type": "llama"})
+    write_json(
+        os.path.join(folder, "tokenizer_config.json"),
+        {
+            "add_bos_token": True,
+            "add_eos_token": False,
+            "unk_token": "<unk>",
+            "bos_token": "<s>",
+            "eos_token": "</s>",
+            "pad_token": "<PAD|LLM-jp>",
+            "cls_token": "<CLS|LLM-jp>",
+            "sep_token": "<SEP|LLM-jp>",
+            "eod_token": "</s>",
+            "mask_token": "<MASK|LLM-jp>",
+            "extra_ids": 0,
+            "model_max_length": 1000000000000000019884624838656,
+            "clean_up_tokenization_spaces": False,
+            "tokenizer_class": "PreTrainedTokenizerFast",
+        },
+    )
+    write_jsonl(os.path.join(folder, "reference_transformers.jsonl"), transformers_reference(folder, chat))
 
 
 def wordlevel_zoo(corpus_lines, strings):
@@ -429,20 +777,63 @@ def wordlevel_zoo(corpus_lines, strings):
     write_jsonl(os.path.join(folder, "reference.jsonl"), hf_reference(tokenizer, strings + extra))
 
 
+FIXTURES = [
+    "opencalm-style-bpe",
+    "rinna-style-unigram",
+    "spm-bpe",
+    "custom-charsmap-unigram",
+    "llmjp-style-unigram",
+    "llama-style-bpe",
+    "llama-style-bpe:transformers",
+    "llama3-style-bpe",
+    "qwen2-style-bpe",
+    "gemma-style-bpe",
+    "llmjp3-style-unigram",
+    "wordlevel-zoo",
+]
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--corpus", default="../shared/corpus/ja_no_manpages.txt")
+    parser.add_argument("--only", nargs="*", choices=FIXTURES, help="remake only these folders (default: all)")
     args = parser.parse_args()
+    only = set(args.only or FIXTURES)
     corpus_lines = training_lines(args.corpus)
     strings = all_strings(args.corpus)
-    opencalm_style(corpus_lines, strings)
-    processor = rinna_style(corpus_lines, strings)
-    spm_bpe(corpus_lines, strings)
-    custom_charsmap(corpus_lines, strings)
-    llmjp_style(processor, strings)
-    llama_style(corpus_lines, strings)
-    llama3_style(corpus_lines, strings)
-    wordlevel_zoo(corpus_lines, strings)
+    chat = chat_strings(args.corpus)
+    if "opencalm-style-bpe" in only:
+        opencalm_style(corpus_lines, strings)
+    # rinna's processor is also the vocabulary of the llm-jp fixtures; it is retrained (deterministically)
+    # into a scratch folder when rinna-style-unigram itself is not being remade.
+    processor = None
+    if only & {"rinna-style-unigram", "llmjp-style-unigram", "llmjp3-style-unigram"}:
+        if "rinna-style-unigram" in only:
+            processor = rinna_style(corpus_lines, strings)
+        else:
+            processor = spm.SentencePieceProcessor(
+                model_file=os.path.join(OUT, "rinna-style-unigram", "spiece.model")
+            )
+    if "spm-bpe" in only:
+        spm_bpe(corpus_lines, strings)
+    if "custom-charsmap-unigram" in only:
+        custom_charsmap(corpus_lines, strings)
+    if "llmjp-style-unigram" in only:
+        llmjp_style(processor, strings)
+    if "llama-style-bpe" in only:
+        llama_style(corpus_lines, strings)
+    if only & {"llama-style-bpe", "llama-style-bpe:transformers"}:
+        llama_style_transformers(chat)
+    if "llama3-style-bpe" in only:
+        llama3_style(corpus_lines, strings, chat)
+    if "qwen2-style-bpe" in only:
+        qwen2_style(corpus_lines, strings, chat)
+    if "gemma-style-bpe" in only:
+        gemma_style(corpus_lines, strings, chat)
+    if "llmjp3-style-unigram" in only:
+        llmjp3_style(processor, strings, chat)
+    if "wordlevel-zoo" in only:
+        wordlevel_zoo(corpus_lines, strings)
     for root, _, files in os.walk(OUT):
         for name in files:
             size = os.path.getsize(os.path.join(root, name))

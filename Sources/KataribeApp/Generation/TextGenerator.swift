@@ -50,30 +50,41 @@ public struct TextGenerator: Sendable {
                         options: GenerationOptions = GenerationOptions()) throws(TextGenerationError) -> PreparedGeneration {
         var parameters: ResolvedGenerationParameters
         do { parameters = try model.parameters(overrides).resolved() } catch { throw .parameters(error) }
-        let format = options.format ?? model.preset.promptFormat
+        let format: PromptFormat
+        do { format = try model.resolving(options.format ?? model.preset.promptFormat) } catch {
+            if case .noChatTemplate = error { throw .promptFormat(.noChatTemplate(model: model.name)) }
+            throw .promptFormat(.chatTemplate(message: error.description))
+        }
         let policy = options.contextOverflow
+        // A chat template writes the special tokens itself; transformers tokenizes its text with
+        // add_special_tokens=False, so a second BOS never appears.
+        let addSpecialTokens = format.rendersSpecialTokens ? false : model.preset.addSpecialTokens
 
         var promptText: String?
         var tokens: [Int] = []
         var droppedTurns = 0
         switch input {
-        case .text(let text):
-            let text = format.prompt(forText: text)
+        case .text(let typed):
+            let text: String
+            do { text = try format.checkedPrompt(forText: typed) } catch { throw .promptFormat(error) }
             promptText = text
-            tokens = encode(text)
+            tokens = encode(text, addSpecialTokens: addSpecialTokens)
         case .conversation(var conversation):
             guard format.hasTurns else { throw .chatNotSupported(model: model.name, format: format) }
             guard conversation.endsWithUserTurn else { throw .conversationMustEndWithUser }
             // Whole exchanges go first when the history is too long; token truncation is the last resort.
             while true {
-                guard let text = format.prompt(for: conversation) else {
+                let rendered: String?
+                do { rendered = try format.checkedPrompt(for: conversation) } catch { throw .promptFormat(error) }
+                guard let text = rendered else {
                     throw .chatNotSupported(model: model.name, format: format)
                 }
                 promptText = text
-                tokens = encode(text)
+                tokens = encode(text, addSpecialTokens: addSpecialTokens)
                 guard policy == .truncateLeft, conversation.turns.count > 1,
                       try !fits(tokens.count, parameters: parameters) else { break }
                 let shorter = conversation.droppingOldestExchange()
+                guard shorter.turns.count < conversation.turns.count else { break }
                 droppedTurns += conversation.turns.count - shorter.turns.count
                 conversation = shorter
             }
@@ -103,7 +114,11 @@ public struct TextGenerator: Sendable {
 
     /// The prompt ids for `text`, with the preset's `add_special_tokens`.
     public func encode(_ text: String) -> [Int] {
-        model.tokenizer.encode(text, addSpecialTokens: model.preset.addSpecialTokens)
+        encode(text, addSpecialTokens: model.preset.addSpecialTokens)
+    }
+
+    func encode(_ text: String, addSpecialTokens: Bool) -> [Int] {
+        model.tokenizer.encode(text, addSpecialTokens: addSpecialTokens)
     }
 
     private func fits(_ promptTokens: Int, parameters: ResolvedGenerationParameters) throws(TextGenerationError) -> Bool {

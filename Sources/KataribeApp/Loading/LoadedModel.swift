@@ -90,9 +90,14 @@ public final class LoadedModel: Sendable {
     /// is announced, once per load, through `options.notices`.
     public convenience init(folder: URL, preset: ModelPreset, name: String? = nil, presetOrigin: PresetOrigin = .requested,
                             options: ModelLoadOptions = ModelLoadOptions()) throws(ModelLoadError) {
-        let preset = options.presetOverrides.map { preset.applying($0) } ?? preset
+        var preset = options.presetOverrides.map { preset.applying($0) } ?? preset
         if presetOrigin == .inferred {
             options.notices(PresetInference.notice(folder: folder, preset: preset))
+        }
+        // `template` becomes the folder's own chat template before the weights load, so a template
+        // this interpreter cannot read fails in a moment rather than after gigabytes are mapped.
+        if preset.promptFormat.isUnresolvedModelTemplate {
+            preset.promptFormat = try Self.chatTemplateFormat(folder: folder)
         }
         // config.json is read once per load and handed on, so the model and its generation settings
         // come from the same bytes.
@@ -142,4 +147,20 @@ public final class LoadedModel: Sendable {
 
     /// The most tokens a sequence may hold (`max_position_embeddings`).
     public var contextLength: Int { model.contextLength }
+
+    /// The folder's chat template as a prompt format (`ChatTemplateFile`).
+    public static func chatTemplateFormat(folder: URL) throws(ModelLoadError) -> PromptFormat {
+        let format: ChatTemplateFormat?
+        do { format = try ChatTemplateFile.format(folder: folder) } catch { throw .chatTemplate(error) }
+        guard let format else { throw .noChatTemplate(folder: folder.path) }
+        return PromptFormat(format)
+    }
+
+    /// `format` with `template` replaced by this model's chat template (the preset's when it is one,
+    /// else read from the folder); other formats as they are.
+    public func resolving(_ format: PromptFormat) throws(ModelLoadError) -> PromptFormat {
+        guard format.isUnresolvedModelTemplate else { return format }
+        if preset.promptFormat.style is ChatTemplateFormat { return preset.promptFormat }
+        return try Self.chatTemplateFormat(folder: folder)
+    }
 }

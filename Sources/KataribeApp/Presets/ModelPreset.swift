@@ -25,10 +25,14 @@ public struct ModelPreset: Codable, Sendable, Equatable {
     /// The card's `generate(...)` arguments. eos/pad ids are left to the model's own config.
     public var generation: GenerationParameters
     public var summary: String
+    /// Where `generation` (and dtype, tokenizer and decoding) come from: the model card's URL, so a
+    /// reader can check the settings against it. Nil for presets not taken from a card.
+    public var source: String?
 
     public init(id: String, hubRepoID: String?, localPath: String?, family: ModelFamily, dtype: ModelDType,
                 tokenizer: TokenizerPreference, addSpecialTokens: Bool, skipSpecialTokens: Bool,
-                decodeIncludesPrompt: Bool, promptFormat: PromptFormat, generation: GenerationParameters, summary: String) {
+                decodeIncludesPrompt: Bool, promptFormat: PromptFormat, generation: GenerationParameters, summary: String,
+                source: String? = nil) {
         self.id = id
         self.hubRepoID = hubRepoID
         self.localPath = localPath
@@ -41,10 +45,11 @@ public struct ModelPreset: Codable, Sendable, Equatable {
         self.promptFormat = promptFormat
         self.generation = generation
         self.summary = summary
+        self.source = source
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, family, dtype, tokenizer, summary, generation
+        case id, family, dtype, tokenizer, summary, generation, source
         case hubRepoID = "hub_repo_id"
         case localPath = "local_path"
         case addSpecialTokens = "add_special_tokens"
@@ -54,11 +59,33 @@ public struct ModelPreset: Codable, Sendable, Equatable {
     }
 }
 
+/// The architecture (and, for GPT-NeoX, the tokenizer kind) a preset's model has. The raw values of the
+/// chat-model families are config.json `model_type` values (`init(modelType:)` maps a folder's).
 public enum ModelFamily: String, Codable, Sendable, CaseIterable {
     /// cyberagent/open-calm-*: GPT-NeoX with a byte-level BPE tokenizer.
     case openCalm = "open-calm"
     /// rinna/japanese-gpt-neox-3.6b*: GPT-NeoX with a SentencePiece unigram tokenizer.
     case rinnaGPTNeoX = "rinna-gpt-neox"
+    /// `LlamaForCausalLM`: llm-jp-3, Llama-3.1-Swallow, Llama-3-ELYZA-JP, calm3, sarashina2.2.
+    case llama
+    /// `MistralForCausalLM`.
+    case mistral
+    /// `Qwen2ForCausalLM`: Qwen2.5, TinySwallow.
+    case qwen2
+    /// `Qwen3ForCausalLM`.
+    case qwen3
+    /// `Gemma2ForCausalLM`: gemma-2 it.
+    case gemma2
+    /// `Gemma3ForCausalLM` (`model_type` `gemma3_text`): the text-only gemma-3-1b.
+    case gemma3
+
+    /// The family of a config.json `model_type` among the chat-model architectures; nil for GPT-NeoX
+    /// (whose two families differ by tokenizer, not by config) and for unknown types.
+    public init?(modelType: String) {
+        if modelType == "gemma3_text" { self = .gemma3; return }
+        guard let family = Self(rawValue: modelType), family != .openCalm, family != .rinnaGPTNeoX else { return nil }
+        self = family
+    }
 }
 
 public enum ModelDType: String, Codable, Sendable, CaseIterable {

@@ -18,7 +18,7 @@ public enum ModelPresetCatalog {
     public static let rinnaInstructionGeneration = GenerationParameters(
         doSample: true, temperature: 0.7, repetitionPenalty: 1.1, maxNewTokens: 128)
 
-    public static let all: [ModelPreset] = openCalm + rinna + demo
+    public static let all: [ModelPreset] = openCalm + rinna + demo + chat
 
     static let openCalm: [ModelPreset] = [
         ("small", "160M"), ("medium", "400M"), ("large", "830M"), ("1b", "1.4B"), ("3b", "2.7B"), ("7b", "6.8B"),
@@ -27,7 +27,8 @@ public enum ModelPresetCatalog {
             id: "open-calm-\(size)", hubRepoID: "cyberagent/open-calm-\(size)", localPath: nil, family: .openCalm,
             dtype: .float16, tokenizer: .fast, addSpecialTokens: true, skipSpecialTokens: true,
             decodeIncludesPrompt: true, promptFormat: .plain, generation: openCalmGeneration,
-            summary: "CyberAgent OpenCALM \(params) (GPT-NeoX, Japanese)")
+            summary: "CyberAgent OpenCALM \(params) (GPT-NeoX, Japanese)",
+            source: "https://huggingface.co/cyberagent/open-calm-\(size)")
     }
 
     static let rinna: [ModelPreset] = [
@@ -35,17 +36,20 @@ public enum ModelPresetCatalog {
             id: "rinna-3.6b", hubRepoID: "rinna/japanese-gpt-neox-3.6b", localPath: nil, family: .rinnaGPTNeoX,
             dtype: .float16, tokenizer: .slow, addSpecialTokens: false, skipSpecialTokens: false,
             decodeIncludesPrompt: true, promptFormat: .plain, generation: rinnaBaseGeneration,
-            summary: "rinna Japanese GPT-NeoX 3.6B (pretrained)"),
+            summary: "rinna Japanese GPT-NeoX 3.6B (pretrained)",
+            source: "https://huggingface.co/rinna/japanese-gpt-neox-3.6b"),
         ModelPreset(
             id: "rinna-3.6b-sft-v2", hubRepoID: "rinna/japanese-gpt-neox-3.6b-instruction-sft-v2", localPath: nil,
             family: .rinnaGPTNeoX, dtype: .float16, tokenizer: .slow, addSpecialTokens: false, skipSpecialTokens: false,
             decodeIncludesPrompt: false, promptFormat: .rinnaChat, generation: rinnaInstructionGeneration,
-            summary: "rinna Japanese GPT-NeoX 3.6B instruction SFT v2 (chat)"),
+            summary: "rinna Japanese GPT-NeoX 3.6B instruction SFT v2 (chat)",
+            source: "https://huggingface.co/rinna/japanese-gpt-neox-3.6b-instruction-sft-v2"),
         ModelPreset(
             id: "rinna-3.6b-ppo", hubRepoID: "rinna/japanese-gpt-neox-3.6b-instruction-ppo", localPath: nil,
             family: .rinnaGPTNeoX, dtype: .float16, tokenizer: .slow, addSpecialTokens: false, skipSpecialTokens: false,
             decodeIncludesPrompt: false, promptFormat: .rinnaChat, generation: rinnaInstructionGeneration,
-            summary: "rinna Japanese GPT-NeoX 3.6B instruction PPO (chat)"),
+            summary: "rinna Japanese GPT-NeoX 3.6B instruction PPO (chat)",
+            source: "https://huggingface.co/rinna/japanese-gpt-neox-3.6b-instruction-ppo"),
     ]
 
     /// The project's small demo checkpoints, configured like the families they imitate.

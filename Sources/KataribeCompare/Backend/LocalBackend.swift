@@ -44,9 +44,12 @@ public struct LocalBackend: CompareBackend {
 
         func generate(_ request: SampleRequest, progress: @escaping @Sendable (Int) -> Void) async throws -> SampleOutput {
             // The plan already applied the chat format, so the text goes in as it is; the report turns
-            // the raw reply into display text the way the format says.
+            // the raw reply into display text the way the format says. The model's own chat template is
+            // the exception: only the loaded model has it, so the plan keeps the instruction as typed
+            // and it is rendered here (`PromptText.asSent`).
+            let format: PromptFormat? = request.preset.promptFormat.isUnresolvedModelTemplate ? nil : .plain
             let prepared = try generator.prepare(.text(request.prompt), parameters: generator.model.parameters(request.parameters),
-                                                 options: GenerationOptions(format: .plain))
+                                                 options: GenerationOptions(format: format))
             let started = ContinuousClock.now
             var firstText: Duration?
             var chunks = 0

@@ -15,8 +15,10 @@ public enum PromptText {
     }
 
     /// The prompt as sent: the field's text written by the format (for rinna's chat format, the
-    /// instruction as the user's turn ending with the `システム: ` cue). Nil when the suite prompt
-    /// lacks the text the format needs.
+    /// instruction as the user's turn ending with the `システム: ` cue). For `template` (the model's
+    /// own chat template, known only once the model loads) it is the instruction as typed, which the
+    /// local backend renders with the loaded template. Nil when the suite prompt lacks the text the
+    /// format needs.
     public static func asSent(_ prompt: SuitePrompt, format: PromptFormat) -> String? {
         text(of: prompt, for: format).map(format.prompt(forText:))
     }

@@ -254,6 +254,12 @@ private struct SuiteReader {
         }
 
         let label = try map["label"].map { try identifier($0, allowSpaces: true) } ?? defaultLabel(source, base)
+        // An endpoint is sent prompts already formatted, and only a loaded model knows its chat template.
+        if case .endpoint = source, base.applying(overrides).promptFormat.isUnresolvedModelTemplate {
+            throw (map["prompt_format"] ?? map["preset"] ?? value).error(.invalidValue(
+                value: "for an endpoint", reason: "the model's own chat template (`template`) is only known to in-process "
+                    + "models; an endpoint is sent prompts already formatted: give it prompt_format: plain or rinna-chat"))
+        }
         return SuiteModel(label: label, source: source, preset: base.applying(overrides), presetOrigin: origin,
                           weightFormat: weightFormat, line: value.line)
     }

@@ -25,11 +25,16 @@ public struct Conversation: Codable, Sendable, Equatable {
     }
 
     /// Drops the oldest user/assistant exchange (the first turn, and the reply after it), for
-    /// callers that must shorten the history to fit the context window.
+    /// callers that must shorten the history to fit the context window. Leading system turns stay:
+    /// they are instructions for the whole conversation (`--system`), not part of its history; when
+    /// only the turn to reply to follows them, nothing is dropped.
     public func droppingOldestExchange() -> Conversation {
-        guard !turns.isEmpty else { return self }
-        let drop = turns.count >= 2 && turns[0].role == .user && turns[1].role == .assistant ? 2 : 1
-        return Conversation(Array(turns.dropFirst(drop)))
+        let leading = turns.prefix { $0.role == .system }.count
+        let history = turns.dropFirst(leading)
+        guard !history.isEmpty, leading == 0 || history.count > 1 else { return self }
+        let first = history.startIndex
+        let drop = history.count >= 2 && history[first].role == .user && history[first + 1].role == .assistant ? 2 : 1
+        return Conversation(Array(turns.prefix(leading)) + Array(history.dropFirst(drop)))
     }
 
     /// The rule for formats without a system role (`PromptFormatStyle.placingSystemTurns(in:)`):

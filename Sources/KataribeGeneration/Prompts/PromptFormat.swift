@@ -2,9 +2,9 @@
 ///
 /// Generation, the server, `chat` and `compare` only talk to `PromptFormat`, so a new format is a
 /// new conforming type and nothing else changes: rinna's `ユーザー: …<NL>システム: ` is
-/// `RinnaChatFormat`, plain completion is `PlainCompletionFormat`, and a format backed by a
-/// tokenizer's Jinja chat template would be one more type, made by the model loader from
-/// `tokenizer_config.json` and handed to the preset as `PromptFormat(thatType)`.
+/// `RinnaChatFormat`, plain completion is `PlainCompletionFormat`, and a tokenizer's Jinja chat
+/// template is `ChatTemplateFormat`, made by the model loader from `tokenizer_config.json` where a
+/// preset or flag says `template` (`ModelChatTemplateFormat`).
 public protocol PromptFormatStyle: Hashable, Sendable {
     /// How suites (`prompt_format:`), the command line (`--format`), results and reports spell it.
     /// Results and cell keys store only this, so two different formats must not share a name.
@@ -31,6 +31,18 @@ public protocol PromptFormatStyle: Hashable, Sendable {
 
     /// Text its models write in replies that a reader should not see as is.
     var replyMarkers: ReplyMarkers { get }
+
+    /// `render(_:)`, saying why when a format with turns cannot write this conversation (a chat
+    /// template that raises for it). Formats that cannot fail need not implement it.
+    func checkedRender(_ conversation: Conversation) throws(PromptFormatError) -> String?
+
+    /// `render(text:)`, saying why it failed; see `checkedRender(_:)`.
+    func checkedRender(text: String) throws(PromptFormatError) -> String
+
+    /// Whether the text it renders already holds the special tokens (a chat template writes
+    /// `bos_token` itself), so that it is tokenized without adding them again, as transformers
+    /// tokenizes chat templates (`add_special_tokens=False`).
+    var rendersSpecialTokens: Bool { get }
 }
 
 extension PromptFormatStyle {
@@ -44,6 +56,12 @@ extension PromptFormatStyle {
     }
 
     public var replyMarkers: ReplyMarkers { .none }
+
+    public func checkedRender(_ conversation: Conversation) throws(PromptFormatError) -> String? { render(conversation) }
+
+    public func checkedRender(text: String) throws(PromptFormatError) -> String { render(text: text) }
+
+    public var rendersSpecialTokens: Bool { false }
 }
 
 /// How a model expects its input: a value wrapping one `PromptFormatStyle`, so that presets,
@@ -60,8 +78,12 @@ public struct PromptFormat: Sendable, Hashable, Codable, CustomStringConvertible
     /// rinna's instruction format (`ユーザー`/`システム` turns joined by `<NL>`); see `RinnaChatFormat`.
     public static let rinnaChat = PromptFormat(RinnaChatFormat())
 
+    /// The model's own chat template (`tokenizer_config.json`), read when the model loads; see
+    /// `ModelChatTemplateFormat`.
+    public static let modelTemplate = PromptFormat(ModelChatTemplateFormat())
+
     /// The formats a name alone selects, in the order help texts and error messages list them.
-    public static let builtIn: [PromptFormat] = [.plain, .rinnaChat]
+    public static let builtIn: [PromptFormat] = [.plain, .rinnaChat, .modelTemplate]
 
     /// The names `named(_:)` accepts.
     public static var names: [String] { builtIn.map(\.name) }
@@ -80,9 +102,14 @@ public struct PromptFormat: Sendable, Hashable, Codable, CustomStringConvertible
     /// Whether system turns reach the model as such; without one, `placingSystemTurns(in:)` decides.
     public var hasSystemRole: Bool { style.roles.contains(.system) }
     public var replyMarkers: ReplyMarkers { style.replyMarkers }
+    /// Whether its text is tokenized without adding special tokens (see `PromptFormatStyle.rendersSpecialTokens`).
+    public var rendersSpecialTokens: Bool { style.rendersSpecialTokens }
+    /// Whether this is `template` before the model's folder was read (it renders nothing yet).
+    public var isUnresolvedModelTemplate: Bool { style is ModelChatTemplateFormat }
 
     /// The model input for `conversation`, system turns placed by the format's rule; nil when the
-    /// format has no turns.
+    /// format has no turns (or, for a chat template, when the template refuses the conversation:
+    /// `checkedPrompt(for:)` says why).
     public func prompt(for conversation: Conversation) -> String? {
         style.render(style.placingSystemTurns(in: conversation))
     }
@@ -90,6 +117,16 @@ public struct PromptFormat: Sendable, Hashable, Codable, CustomStringConvertible
     /// The model input for one text a person typed: the user's turn, or the text to continue.
     public func prompt(forText text: String) -> String {
         style.render(text: text)
+    }
+
+    /// `prompt(for:)`, with the reason when a format that has turns cannot write the conversation.
+    public func checkedPrompt(for conversation: Conversation) throws(PromptFormatError) -> String? {
+        try style.checkedRender(style.placingSystemTurns(in: conversation))
+    }
+
+    /// `prompt(forText:)`, with the reason when the format cannot write it.
+    public func checkedPrompt(forText text: String) throws(PromptFormatError) -> String {
+        try style.checkedRender(text: text)
     }
 
     /// A whole reply as a reader sees it (`replyMarkers` applied).
@@ -155,9 +192,18 @@ public struct ReplyMarkers: Sendable, Hashable {
 public enum PromptFormatError: Error, CustomStringConvertible, Equatable, Sendable {
     case missingResponseCue(expectedSuffix: String)
     case unknownSpeaker(line: String)
+    /// The model's chat template raised for the conversation (`raise_exception`) or failed rendering it.
+    case chatTemplate(message: String)
+    /// `template` was asked for, but the model's folder has no chat template.
+    case noChatTemplate(model: String)
 
     public var description: String {
         switch self {
+        case let .chatTemplate(message):
+            return message
+        case let .noChatTemplate(model):
+            return "\(model) has no chat template (no chat_template in tokenizer_config.json, no chat_template.jinja); "
+                + "choose another prompt format (--format plain or rinna-chat)"
         case let .missingResponseCue(suffix):
             return "a rinna chat prompt must end with \"\(suffix)\""
         case let .unknownSpeaker(line):

@@ -127,6 +127,10 @@ struct RequestPlanner: Sendable {
             return .invalidRequest("the last message must be a user message", param: "messages")
         case let .tokenOutOfRange(token, size):
             return .invalidRequest("token id \(token) is outside the vocabulary (0..<\(size))", param: promptParam)
+        case .promptFormat(let formatError):
+            // The model's chat template refused these messages (roles that do not alternate, a role it
+            // does not know): the request's fault, as with any other template-side validation.
+            return .invalidRequest(formatError.description, param: promptParam, code: "invalid_messages")
         case .model, .sampling:
             return .server(error.description)
         }

@@ -24,6 +24,11 @@ public struct HFTokenizer: Tokenizer {
         self = try HFTokenizerLoader(path: path).load(jsonBytes)
     }
 
+    /// `tokenizer.json` bytes whose parsed document `rewrite` edits before the pipeline is built.
+    init(jsonBytes: [UInt8], path: String, rewrite: @escaping (inout JSONObject) -> Void) throws(TokenizerError) {
+        self = try HFTokenizerLoader(path: path).load(jsonBytes, rewrite: rewrite)
+    }
+
     init(addedVocabulary: AddedVocabulary, normalizer: (any HFNormalizer)?, preTokenizer: (any HFPreTokenizer)?,
          model: any HFModel, postProcessor: (any HFPostProcessor)?, decoder: (any HFDecoder)?, specialTokens: SpecialTokens) {
         self.addedVocabulary = addedVocabulary

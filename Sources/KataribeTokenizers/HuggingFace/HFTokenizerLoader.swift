@@ -12,8 +12,12 @@ struct HFTokenizerLoader {
         .unsupportedComponent(path: path, component: component, type: type)
     }
 
-    func load(_ bytes: [UInt8]) throws(TokenizerError) -> HFTokenizer {
-        let root = try json.object(try json.parse(bytes), "tokenizer.json")
+    /// - Parameter rewrite: edits the parsed document before anything is built from it (how a
+    ///   transformers tokenizer class that builds its own pipeline replaces the file's; see
+    ///   `TransformersTokenizerClass`).
+    func load(_ bytes: [UInt8], rewrite: ((inout JSONObject) -> Void)? = nil) throws(TokenizerError) -> HFTokenizer {
+        var root = try json.object(try json.parse(bytes), "tokenizer.json")
+        rewrite?(&root)
         if let version = root["version"] {
             let text = try json.string(version, "version")
             guard text == "1.0" else { throw json.invalid("unknown tokenizer version \(text.debugDescription)") }
@@ -248,7 +252,10 @@ struct HFTokenizerLoader {
         let (vocabulary, tokens) = try self.vocabulary(object["vocab"], "model.vocab")
         let mergeValues = try json.array(object["merges"], "model.merges")
         var merges = IntegerMap(capacity: mergeValues.count)
-        let prefix = try json.optionalString(object["continuing_subword_prefix"], "model.continuing_subword_prefix").map { Array($0.utf8) }
+        // An empty prefix or suffix (Qwen's files write "") changes nothing; as none it keeps the fast
+        // byte-level path.
+        let prefix = try json.optionalString(object["continuing_subword_prefix"], "model.continuing_subword_prefix")
+            .flatMap { $0.isEmpty ? nil : Array($0.utf8) }
         var rank = 0
         for (index, item) in mergeValues.enumerated() {
             let left: String, right: String
@@ -291,7 +298,8 @@ struct HFTokenizerLoader {
             merges: merges,
             unknownToken: try json.optionalString(object["unk_token"], "model.unk_token").map { Array($0.utf8) },
             continuingSubwordPrefix: prefix,
-            endOfWordSuffix: try json.optionalString(object["end_of_word_suffix"], "model.end_of_word_suffix").map { Array($0.utf8) },
+            endOfWordSuffix: try json.optionalString(object["end_of_word_suffix"], "model.end_of_word_suffix")
+                .flatMap { $0.isEmpty ? nil : Array($0.utf8) },
             fuseUnknown: try json.bool(object["fuse_unk"], "model.fuse_unk", default: false),
             byteFallback: try json.bool(object["byte_fallback"], "model.byte_fallback", default: false),
             ignoreMerges: try json.bool(object["ignore_merges"], "model.ignore_merges", default: false),

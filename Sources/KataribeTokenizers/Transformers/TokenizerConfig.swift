@@ -27,6 +27,13 @@ struct TokenizerConfig: Sendable {
     var extraIDs: Int?
     var addBOSToken: Bool?
     var addEOSToken: Bool?
+    /// `add_prefix_space` and `legacy`, which Llama's and Qwen2's classes build their pre-tokenizer from.
+    var addPrefixSpace: Bool?
+    var legacy: Bool?
+    /// `config.json`'s `model_type` and `tokenizer_class`: with `tokenizerClass` they decide the
+    /// transformers tokenizer class (`TransformersTokenizerClass`).
+    var modelType: String?
+    var modelTokenizerClass: String?
 
     init() {}
 
@@ -45,6 +52,8 @@ struct TokenizerConfig: Sendable {
             extraIDs = try reader.optionalInteger(object["extra_ids"], "extra_ids")
             if let value = object["add_bos_token"], !Self.isNull(value) { addBOSToken = try reader.bool(value, "add_bos_token", default: false) }
             if let value = object["add_eos_token"], !Self.isNull(value) { addEOSToken = try reader.bool(value, "add_eos_token", default: false) }
+            if let value = object["add_prefix_space"], !Self.isNull(value) { addPrefixSpace = try reader.bool(value, "add_prefix_space", default: false) }
+            if let value = object["legacy"], !Self.isNull(value) { legacy = try reader.bool(value, "legacy", default: false) }
             if let decoder = object["added_tokens_decoder"], !Self.isNull(decoder) {
                 for member in try reader.object(decoder, "added_tokens_decoder").members {
                     guard let id = Int(member.key), id >= 0 else {
@@ -54,12 +63,23 @@ struct TokenizerConfig: Sendable {
                 }
             }
         }
+        readModelConfig(directory.appendingPathComponent("config.json"))
         let mapURL = directory.appendingPathComponent("special_tokens_map.json")
         if manager.fileExists(atPath: mapURL.path) {
             let reader = JSONReader(path: mapURL.path)
             let object = try reader.object(try reader.parse(try readFile(mapURL)), "special_tokens_map.json")
             try readSpecialTokens(object, reader)
         }
+    }
+
+    /// The two strings of `config.json` the tokenizer class depends on. A folder holding only tokenizer
+    /// files has none, and a config.json that cannot be read is the model loader's error to report, so
+    /// either leaves them unset rather than failing the tokenizer.
+    private mutating func readModelConfig(_ url: URL) {
+        guard FileManager.default.fileExists(atPath: url.path),
+              let bytes = try? readFile(url), case let .object(object)? = try? JSONParser.parse(bytes) else { return }
+        if case let .string(value)? = object["model_type"] { modelType = value }
+        if case let .string(value)? = object["tokenizer_class"] { modelTokenizerClass = value }
     }
 
     private static func isNull(_ value: JSONValue) -> Bool {
