@@ -28,14 +28,8 @@ public protocol TransformerModel: CausalLanguageModel {
     var shape: ModelShape { get }
     var statistics: WeightStatistics { get }
     var cacheLayout: KVCacheLayout { get }
-    /// Tokens processed per forward step when a prompt is processed as a batch.
-    var batchCapacity: Int { get }
-    var parallelism: Parallelism { get }
-    /// Where the weights came from (checkpoint, quantized at load, saved quantized model).
-    var weightSource: WeightSource { get }
-    /// The checkpoint files the weights came from, and their container format.
-    var files: [URL] { get }
-    var format: String { get }
+    /// How the model was put together besides its weights.
+    var runtime: ModelRuntime { get }
     /// The format of the linear layers (the bulk of the weights).
     var linearWeightFormat: WeightFormat { get }
     /// Bytes of one session's scratch buffers for `rows` rows per step.
@@ -43,6 +37,15 @@ public protocol TransformerModel: CausalLanguageModel {
 }
 
 extension TransformerModel {
+    /// Tokens processed per forward step when a prompt is processed as a batch.
+    public var batchCapacity: Int { runtime.batchCapacity }
+    public var parallelism: Parallelism { runtime.parallelism }
+    /// Where the weights came from (checkpoint, quantized at load, saved quantized model).
+    public var weightSource: WeightSource { runtime.weightSource }
+    /// The checkpoint files the weights came from, and their container format.
+    public var files: [URL] { runtime.files }
+    public var format: String { runtime.format }
+
     /// Parameters actually loaded (tied embeddings counted once).
     public var parameterCount: Int { statistics.parameterCount }
     /// Bytes of weights as stored.
@@ -86,17 +89,35 @@ protocol ModelArchitecture {
     static func isSkippedBuffer(_ name: String) -> Bool
     /// Takes every weight by name and shape (anything missing, misshapen or left over is an error).
     static func takeWeights(_ taker: inout WeightTaker, config: Config) throws(ModelError) -> (Weights, tied: Bool)
-    static func makeModel(config: Config, weights: Weights, statistics: WeightStatistics, context: ModelBuildContext) -> Model
+    static func makeModel(config: Config, weights: Weights, statistics: WeightStatistics, runtime: ModelRuntime) -> Model
 }
 
-/// How a model is put together besides its weights.
-struct ModelBuildContext {
-    let parallelism: Parallelism
-    let batchCapacity: Int
-    let kvCacheFormat: KVCacheFormat
-    let weightSource: WeightSource
-    let files: [URL]
-    let format: String
+/// How a model is put together besides its weights: threads, step size, KV cache element type,
+/// and where the weights came from.
+public struct ModelRuntime: Sendable {
+    public let parallelism: Parallelism
+    public let batchCapacity: Int
+    public let kvCacheFormat: KVCacheFormat
+    public let weightSource: WeightSource
+    public let files: [URL]
+    public let format: String
+
+    init(parallelism: Parallelism, batchCapacity: Int, kvCacheFormat: KVCacheFormat, weightSource: WeightSource,
+         files: [URL], format: String) {
+        self.parallelism = parallelism
+        self.batchCapacity = max(1, batchCapacity)
+        self.kvCacheFormat = kvCacheFormat
+        self.weightSource = weightSource
+        self.files = files
+        self.format = format
+    }
+
+    var backend: CPUBackend { CPUBackend(parallelism: parallelism) }
+
+    /// The KV cache of a model with these head counts, in this runtime's element type.
+    func cacheLayout(layers: Int, heads: Int, kvHeads: Int, headDim: Int) -> KVCacheLayout {
+        KVCacheLayout(layers: layers, kvHeads: kvHeads, headDim: headDim, queryHeads: heads, format: kvCacheFormat)
+    }
 }
 
 /// Every architecture Kataribe runs. Adding one is a folder (config, weight names, forward

@@ -146,7 +146,7 @@ public enum ModelLoader {
             return (weights, taker.statistics(tiedEmbeddings: tied))
         }
         func model(_ taken: (A.Weights, WeightStatistics), source: WeightSource) -> A.Model {
-            A.makeModel(config: config, weights: taken.0, statistics: taken.1, context: ModelBuildContext(
+            A.makeModel(config: config, weights: taken.0, statistics: taken.1, runtime: ModelRuntime(
                 parallelism: options.parallelism, batchCapacity: options.batchCapacity, kvCacheFormat: kvCache,
                 weightSource: source, files: tensors.files, format: tensors.format))
         }

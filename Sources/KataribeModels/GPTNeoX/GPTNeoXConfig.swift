@@ -152,15 +152,11 @@ public struct GPTNeoXConfig: Codable, Sendable, Equatable {
         func invalid(_ key: String, _ reason: String) -> ModelError {
             .invalidConfigValue(file: file, key: key, reason: reason)
         }
-        let limits: [(String, Int, Int)] = [
+        try ConfigChecks.sizes([
             ("hidden_size", hiddenSize, 1 << 17), ("num_hidden_layers", numHiddenLayers, 1 << 12),
             ("num_attention_heads", numAttentionHeads, 1 << 12), ("intermediate_size", intermediateSize, 1 << 19),
             ("vocab_size", vocabSize, 1 << 24), ("max_position_embeddings", contextLength, 1 << 22),
-        ]
-        for (key, value, limit) in limits {
-            guard value > 0 else { throw invalid(key, "must be positive, got \(value)") }
-            guard value <= limit else { throw invalid(key, "\(value) is implausibly large (limit \(limit))") }
-        }
+        ], file: file)
         guard hiddenSize % numAttentionHeads == 0 else {
             throw invalid("hidden_size", "\(hiddenSize) is not divisible by num_attention_heads \(numAttentionHeads)")
         }
@@ -179,14 +175,7 @@ public struct GPTNeoXConfig: Codable, Sendable, Equatable {
             throw .unsupportedFeature(
                 file: file, feature: "hidden_act '\(activationName)' (supported: gelu, gelu_new, gelu_fast, gelu_pytorch_tanh)")
         }
-        for id in [bosTokenId, padTokenId].compactMap({ $0 }) + eosTokenIDs where id < 0 {
-            throw invalid("bos/eos/pad_token_id", "negative token id \(id)")
-        }
-        // Weights in the smallest supported dtype (2 bytes) must fit in memory.
-        let needed = parameterCount.multipliedReportingOverflow(by: 2)
-        if needed.overflow || needed.partialValue > availableMemory {
-            throw .modelTooLarge(file: file, neededBytes: needed.overflow ? Int.max : needed.partialValue,
-                                 availableBytes: availableMemory)
-        }
+        try ConfigChecks.tokenIDs([bosTokenId, padTokenId].compactMap({ $0 }) + eosTokenIDs, file: file)
+        try ConfigChecks.fitsInMemory(parameters: parameterCount, file: file, availableMemory: availableMemory)
     }
 }

@@ -23,14 +23,10 @@ public final class GPTNeoXModel: DecoderModel {
     let rotary: RotaryEmbedding
     let attention: Attention
     let backend: CPUBackend
-    public let parallelism: Parallelism
-    public let batchCapacity: Int
+    public let runtime: ModelRuntime
     public let cacheLayout: KVCacheLayout
-    public let weightSource: WeightSource
-    public let files: [URL]
-    public let format: String
 
-    init(configuration: GPTNeoXConfig, weights: GPTNeoXWeights, statistics: WeightStatistics, context: ModelBuildContext) {
+    init(configuration: GPTNeoXConfig, weights: GPTNeoXWeights, statistics: WeightStatistics, runtime: ModelRuntime) {
         let c = configuration
         self.configuration = c
         self.weights = weights
@@ -38,14 +34,10 @@ public final class GPTNeoXModel: DecoderModel {
         activation = Activation(configName: c.activationName) ?? .gelu
         rotary = RotaryEmbedding(dimensions: c.rotaryDimensions, base: c.rotaryBase)
         attention = Attention(queryHeads: c.numAttentionHeads, kvHeads: c.numAttentionHeads, headDim: c.headDimension)
-        parallelism = context.parallelism
-        backend = CPUBackend(parallelism: context.parallelism)
-        batchCapacity = max(1, context.batchCapacity)
-        cacheLayout = KVCacheLayout(layers: c.numHiddenLayers, kvHeads: c.numAttentionHeads, headDim: c.headDimension,
-                                    queryHeads: c.numAttentionHeads, format: context.kvCacheFormat)
-        weightSource = context.weightSource
-        files = context.files
-        format = context.format
+        self.runtime = runtime
+        backend = runtime.backend
+        cacheLayout = runtime.cacheLayout(layers: c.numHiddenLayers, heads: c.numAttentionHeads, kvHeads: c.numAttentionHeads,
+                                          headDim: c.headDimension)
     }
 
     public func makeSession() -> any LanguageModelSession { DecoderSession(model: self) }
@@ -157,7 +149,7 @@ enum GPTNeoXArchitecture: ModelArchitecture {
     }
 
     static func makeModel(config: GPTNeoXConfig, weights: GPTNeoXWeights, statistics: WeightStatistics,
-                          context: ModelBuildContext) -> GPTNeoXModel {
-        GPTNeoXModel(configuration: config, weights: weights, statistics: statistics, context: context)
+                          runtime: ModelRuntime) -> GPTNeoXModel {
+        GPTNeoXModel(configuration: config, weights: weights, statistics: statistics, runtime: runtime)
     }
 }

@@ -130,14 +130,8 @@ public struct GemmaConfig: Codable, Sendable, Equatable {
             ("head_dim", headDimension, 1 << 12), ("intermediate_size", intermediateSize, 1 << 19),
             ("vocab_size", vocabSize, 1 << 24), ("max_position_embeddings", contextLength, 1 << 22),
         ]
-        for (key, value, limit) in limits {
-            guard value > 0 else { throw invalid(key, "must be positive, got \(value)") }
-            guard value <= limit else { throw invalid(key, "\(value) is implausibly large (limit \(limit))") }
-        }
-        guard numAttentionHeads % kvHeads == 0 else {
-            throw invalid("num_key_value_heads", "\(kvHeads) does not divide num_attention_heads \(numAttentionHeads)")
-        }
-        guard headDimension % 2 == 0 else { throw invalid("head_dim", "\(headDimension) is odd; rotary needs pairs") }
+        try ConfigChecks.sizes(limits, file: file)
+        try ConfigChecks.heads(numAttentionHeads, kvHeads: kvHeads, headDim: headDimension, file: file)
         guard epsilon.isFinite, epsilon > 0 else { throw invalid("rms_norm_eps", "must be positive") }
         if let scalar = queryPreAttnScalar, !(scalar > 0) { throw invalid("query_pre_attn_scalar", "must be positive") }
         for (key, cap) in [("attn_logit_softcapping", attnLogitSoftcapping), ("final_logit_softcapping", finalLogitSoftcapping)] {
@@ -152,13 +146,8 @@ public struct GemmaConfig: Codable, Sendable, Equatable {
         for sliding in [true, false] where !RopeSettings.supportedKinds.contains(rope(sliding: sliding).kind) {
             throw .unsupportedFeature(file: file, feature: "rope_type '\(rope(sliding: sliding).kind)'")
         }
-        for id in [bosTokenId, padTokenId].compactMap({ $0 }) + eosTokenIDs where id < 0 {
-            throw invalid("bos/eos/pad_token_id", "negative token id \(id)")
-        }
-        let needed = parameterCount.multipliedReportingOverflow(by: 2)
-        if needed.overflow || needed.partialValue > availableMemory {
-            throw .modelTooLarge(file: file, neededBytes: needed.overflow ? Int.max : needed.partialValue, availableBytes: availableMemory)
-        }
+        try ConfigChecks.tokenIDs([bosTokenId, padTokenId].compactMap({ $0 }) + eosTokenIDs, file: file)
+        try ConfigChecks.fitsInMemory(parameters: parameterCount, file: file, availableMemory: availableMemory)
     }
 }
 

@@ -18,6 +18,8 @@ public final class GemmaModel: DecoderModel {
     public var config: any ModelConfig { configuration }
     let weights: GemmaWeights
     public let statistics: WeightStatistics
+    public let runtime: ModelRuntime
+    public let cacheLayout: KVCacheLayout
     let localRotary: RotaryEmbedding
     let globalRotary: RotaryEmbedding
     let slidingLayers: [Bool]
@@ -25,19 +27,14 @@ public final class GemmaModel: DecoderModel {
     let embeddingScale: Float
     let finalSoftcap: Float?
     let backend: CPUBackend
-    public let parallelism: Parallelism
-    public let batchCapacity: Int
-    public let cacheLayout: KVCacheLayout
-    public let weightSource: WeightSource
-    public let files: [URL]
-    public let format: String
 
     init(configuration: GemmaConfig, weights: GemmaWeights, statistics: WeightStatistics, local: RopeFrequencies,
-         global: RopeFrequencies, context: ModelBuildContext) {
+         global: RopeFrequencies, runtime: ModelRuntime) {
         let c = configuration
         self.configuration = c
         self.weights = weights
         self.statistics = statistics
+        self.runtime = runtime
         localRotary = RotaryEmbedding(local)
         globalRotary = RotaryEmbedding(global)
         slidingLayers = (0..<c.numHiddenLayers).map { c.isSliding(layer: $0) }
@@ -49,14 +46,9 @@ public final class GemmaModel: DecoderModel {
         // transformers multiplies by √H cast to the activations' dtype (float32 here).
         embeddingScale = Float(Double(c.hiddenSize).squareRoot())
         finalSoftcap = c.finalLogitSoftcapping.map { Float($0) }
-        parallelism = context.parallelism
-        backend = CPUBackend(parallelism: context.parallelism)
-        batchCapacity = max(1, context.batchCapacity)
-        cacheLayout = KVCacheLayout(layers: c.numHiddenLayers, kvHeads: c.kvHeads, headDim: c.headDimension,
-                                    queryHeads: c.numAttentionHeads, format: context.kvCacheFormat)
-        weightSource = context.weightSource
-        files = context.files
-        format = context.format
+        backend = runtime.backend
+        cacheLayout = runtime.cacheLayout(layers: c.numHiddenLayers, heads: c.numAttentionHeads, kvHeads: c.kvHeads,
+                                          headDim: c.headDimension)
     }
 
     public func makeSession() -> any LanguageModelSession { DecoderSession(model: self) }
@@ -71,7 +63,7 @@ public final class GemmaModel: DecoderModel {
             parallelResidual: false, activation: c.activationName, bosTokenID: c.bosTokenId, eosTokenIDs: c.eosTokenIDs)
     }
 
-    public var linearWeightFormat: WeightFormat { weights.layers.first?.up.weight.format ?? weights.lmHead.format }
+    public var linearWeightFormat: WeightFormat { weights.layers.first?.mlp.up.weight.format ?? weights.lmHead.format }
 
     public func scratchBytes(rows: Int) -> Int {
         let c = configuration, q = c.numAttentionHeads * c.headDimension, kv = c.kvHeads * c.headDimension
@@ -83,26 +75,24 @@ public final class GemmaModel: DecoderModel {
 
     struct Scratch {
         let arena: ScratchArena
-        let x, normed, query, key, value, attention, projected, gate, up, mlpOut: FloatRows
+        let x, normed, projected, mlpOut: FloatRows
         let localCos, localSin, globalCos, globalSin: FloatRows
+        let block: DecoderBlockScratch
     }
 
     func makeScratch(rows: Int) -> Scratch {
-        let c = configuration, arena = ScratchArena(rows: rows)
-        let q = c.numAttentionHeads * c.headDimension, kv = c.kvHeads * c.headDimension, half = c.headDimension / 2
+        let c = configuration, arena = ScratchArena(rows: rows), half = c.headDimension / 2
         return Scratch(
             arena: arena, x: arena.rows(width: c.hiddenSize), normed: arena.rows(width: c.hiddenSize),
-            query: arena.rows(width: q), key: arena.rows(width: kv), value: arena.rows(width: kv),
-            attention: arena.rows(width: q), projected: arena.rows(width: c.hiddenSize),
-            gate: arena.rows(width: c.intermediateSize), up: arena.rows(width: c.intermediateSize),
-            mlpOut: arena.rows(width: c.hiddenSize),
+            projected: arena.rows(width: c.hiddenSize), mlpOut: arena.rows(width: c.hiddenSize),
             localCos: arena.rows(width: half), localSin: arena.rows(width: half),
-            globalCos: arena.rows(width: half), globalSin: arena.rows(width: half))
+            globalCos: arena.rows(width: half), globalSin: arena.rows(width: half),
+            block: DecoderBlockScratch(arena: arena, heads: c.numAttentionHeads, kvHeads: c.kvHeads, headDim: c.headDimension,
+                                       intermediate: c.intermediateSize))
     }
 
     func forward(_ tokens: [Int], positions: [Int], cache: KVCache, scratch s: Scratch, logits: FloatRows, logitRows: Range<Int>) {
-        let c = configuration, n = tokens.count, h = c.hiddenSize, d = c.headDimension
-        let heads = c.numAttentionHeads, kvHeads = c.kvHeads, b = backend
+        let n = tokens.count, h = configuration.hiddenSize, b = backend
 
         // x[n, H] = embed_tokens[token] · √H
         for (i, token) in tokens.enumerated() {
@@ -112,45 +102,22 @@ public final class GemmaModel: DecoderModel {
         }
         localRotary.tables(positions: positions, cos: s.localCos, sin: s.localSin)
         globalRotary.tables(positions: positions, cos: s.globalCos, sin: s.globalSin)
-        let queries = Attention.Queries(base: s.query.base, rowStride: heads * d, headStride: d)
 
         for (layerIndex, layer) in weights.layers.enumerated() {
             let sliding = slidingLayers[layerIndex]
-            let rotary = sliding ? localRotary : globalRotary
-            let cosTable = sliding ? s.localCos : s.globalCos, sinTable = sliding ? s.localSin : s.globalSin
-
+            // x = x + RMSNorm_post-attn(attention(RMSNorm_in(x)))
             layer.inputNorm(s.x, rows: n, into: s.normed)
-            b.linear(layer.query, s.normed, rows: n, into: s.query)                       // [n, heads·d]
-            b.linear(layer.key, s.normed, rows: n, into: s.key)                           // [n, kv·d]
-            b.linear(layer.value, s.normed, rows: n, into: s.value)                       // [n, kv·d]
-            if let queryNorm = layer.queryNorm, let keyNorm = layer.keyNorm {
-                queryNorm(s.query.base, rows: n * heads, width: d, into: s.query.base)
-                keyNorm(s.key.base, rows: n * kvHeads, width: d, into: s.key.base)
-            }
-            for i in 0..<n {
-                let cos = cosTable.row(i), sin = sinTable.row(i)
-                for head in 0..<heads { rotary.rotate(s.query.row(i) + head * d, cos: cos, sin: sin) }
-                for head in 0..<kvHeads {
-                    let k = s.key.row(i) + head * d
-                    rotary.rotate(k, cos: cos, sin: sin)
-                    cache.store(layer: layerIndex, kvHead: head, position: positions[i], key: k, value: s.value.row(i) + head * d)
-                }
-            }
-            b.attend(attentions[layerIndex], queries, positions: positions, cache: cache, layer: layerIndex, into: s.attention)
-            b.linear(layer.output, s.attention, rows: n, into: s.projected)               // [n, H]
+            b.selfAttention(layer.attention, attentions[layerIndex], rotary: sliding ? localRotary : globalRotary,
+                            cos: sliding ? s.localCos : s.globalCos, sin: sliding ? s.localSin : s.globalSin,
+                            normed: s.normed, rows: n, positions: positions, cache: cache, layer: layerIndex,
+                            scratch: s.block, into: s.projected)
             layer.postAttentionNorm(s.projected, rows: n, into: s.projected)
-            let x = s.x.base, projected = s.projected.base, mlpOut = s.mlpOut.base
-            for i in 0..<(n * h) { x[i] = x[i] + projected[i] }
-
+            addResidual(s.x, s.projected, rows: n)
+            // x = x + RMSNorm_post-ff(W_down·(gelu_tanh(W_gate·m) ⊙ W_up·m)),  m = RMSNorm_pre-ff(x)
             layer.preFeedforwardNorm(s.x, rows: n, into: s.normed)
-            b.linear(layer.gate, s.normed, rows: n, into: s.gate)                         // [n, I]
-            b.linear(layer.up, s.normed, rows: n, into: s.up)                             // [n, I]
-            b.activate(.geluTanh, s.gate, rows: n)
-            let gate = s.gate.base, up = s.up.base
-            for i in 0..<(n * c.intermediateSize) { gate[i] = gate[i] * up[i] }
-            b.linear(layer.down, s.gate, rows: n, into: s.mlpOut)                         // [n, H]
+            b.gatedMLP(layer.mlp, activation: .geluTanh, normed: s.normed, rows: n, scratch: s.block, into: s.mlpOut)
             layer.postFeedforwardNorm(s.mlpOut, rows: n, into: s.mlpOut)
-            for i in 0..<(n * h) { x[i] = x[i] + mlpOut[i] }
+            addResidual(s.x, s.mlpOut, rows: n)
         }
 
         guard !logitRows.isEmpty else { return }
@@ -183,25 +150,17 @@ enum GemmaArchitecture: ModelArchitecture {
     }
 
     static func makeModel(config: GemmaConfig, weights: GemmaWeights, statistics: WeightStatistics,
-                          context: ModelBuildContext) -> GemmaModel {
+                          runtime: ModelRuntime) -> GemmaModel {
         // `validate` ran on this config while decoding it, so computing the frequencies cannot fail.
         let plain = RotaryEmbeddingDefaults.frequencies(dimensions: config.headDimension, maxPositions: config.contextLength)
         let local = (try? frequencies(config, sliding: true, file: "")) ?? plain
         let global = (try? frequencies(config, sliding: false, file: "")) ?? plain
         return GemmaModel(configuration: config, weights: weights, statistics: statistics, local: local, global: global,
-                          context: context)
+                          runtime: runtime)
     }
 
     static func frequencies(_ config: GemmaConfig, sliding: Bool, file: String) throws(ModelError) -> RopeFrequencies {
-        let rope = config.rope(sliding: sliding)
-        do {
-            return try RopeFrequencies(dimensions: config.headDimension, base: rope.ropeTheta ?? 10_000, settings: rope,
-                                       maxPositions: config.contextLength)
-        } catch {
-            switch error {
-            case .unsupported(let kind): throw .unsupportedFeature(file: file, feature: "rope_type '\(kind)'")
-            case .missing(let what, let kind): throw .invalidConfigValue(file: file, key: "rope_scaling", reason: "\(kind) needs \(what)")
-            }
-        }
+        try ConfigChecks.frequencies(config.rope(sliding: sliding), dimensions: config.headDimension,
+                                     maxPositions: config.contextLength, file: file)
     }
 }

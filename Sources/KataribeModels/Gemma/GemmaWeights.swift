@@ -6,16 +6,9 @@ struct GemmaLayerWeights: Sendable {
     let postAttentionNorm: RMSNorm
     let preFeedforwardNorm: RMSNorm
     let postFeedforwardNorm: RMSNorm
-    let query: LinearLayer      // [heads·d, H]
-    let key: LinearLayer        // [kvHeads·d, H]
-    let value: LinearLayer      // [kvHeads·d, H]
-    let output: LinearLayer     // [H, heads·d]
-    /// Gemma 3: (1 + w) RMSNorm over each head of q and k, before rotary.
-    let queryNorm: RMSNorm?
-    let keyNorm: RMSNorm?
-    let gate: LinearLayer       // [I, H]
-    let up: LinearLayer         // [I, H]
-    let down: LinearLayer       // [H, I]
+    /// Gemma 3 adds (1 + w) RMSNorm over each head of q and k.
+    let attention: SelfAttentionWeights
+    let mlp: GatedMLPWeights
 }
 
 /// Every Gemma 2/3 weight by its checkpoint name. Norm weights are stored as offsets from one.
@@ -26,8 +19,7 @@ struct GemmaWeights: Sendable {
     let lmHead: WeightMatrix
 
     static func take(_ taker: inout WeightTaker, config: GemmaConfig) throws(ModelError) -> (GemmaWeights, tied: Bool) {
-        let h = config.hiddenSize, i = config.intermediateSize, v = config.vocabSize, d = config.headDimension
-        let q = config.numAttentionHeads * d, kv = config.kvHeads * d, eps = Float(config.epsilon)
+        let h = config.hiddenSize, v = config.vocabSize, d = config.headDimension, eps = Float(config.epsilon)
         func norm(_ name: String, _ size: Int) throws(ModelError) -> RMSNorm {
             RMSNorm(weight: try taker.vector(name, size), epsilon: eps, unitOffset: true)
         }
@@ -35,20 +27,15 @@ struct GemmaWeights: Sendable {
         var layers: [GemmaLayerWeights] = []
         for n in 0..<config.numHiddenLayers {
             let p = "model.layers.\(n)."
+            let headNorm: (epsilon: Float, unitOffset: Bool)? = config.isGemma3 ? (eps, true) : nil
             layers.append(GemmaLayerWeights(
                 inputNorm: try norm(p + "input_layernorm.weight", h),
                 postAttentionNorm: try norm(p + "post_attention_layernorm.weight", h),
                 preFeedforwardNorm: try norm(p + "pre_feedforward_layernorm.weight", h),
                 postFeedforwardNorm: try norm(p + "post_feedforward_layernorm.weight", h),
-                query: try taker.linear(p + "self_attn.q_proj", out: q, in: h, bias: false),
-                key: try taker.linear(p + "self_attn.k_proj", out: kv, in: h, bias: false),
-                value: try taker.linear(p + "self_attn.v_proj", out: kv, in: h, bias: false),
-                output: try taker.linear(p + "self_attn.o_proj", out: h, in: q, bias: false),
-                queryNorm: config.isGemma3 ? try norm(p + "self_attn.q_norm.weight", d) : nil,
-                keyNorm: config.isGemma3 ? try norm(p + "self_attn.k_norm.weight", d) : nil,
-                gate: try taker.linear(p + "mlp.gate_proj", out: i, in: h, bias: false),
-                up: try taker.linear(p + "mlp.up_proj", out: i, in: h, bias: false),
-                down: try taker.linear(p + "mlp.down_proj", out: h, in: i, bias: false)))
+                attention: try taker.selfAttention(p, hidden: h, heads: config.numAttentionHeads, kvHeads: config.kvHeads, headDim: d,
+                                                   qkvBias: false, outputBias: false, headNorm: headNorm),
+                mlp: try taker.gatedMLP(p, hidden: h, intermediate: config.intermediateSize, bias: false)))
         }
         let finalNorm = try norm("model.norm.weight", h)
         // Gemma ties its output to the embedding; a stored lm_head (or a saved quantized one) wins.

@@ -102,17 +102,11 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
             ("head_dim", headDimension, 1 << 12), ("intermediate_size", intermediateSize, 1 << 19),
             ("vocab_size", vocabSize, 1 << 24), ("max_position_embeddings", trainedPositions, 1 << 22),
         ]
-        for (key, value, limit) in limits {
-            guard value > 0 else { throw invalid(key, "must be positive, got \(value)") }
-            guard value <= limit else { throw invalid(key, "\(value) is implausibly large (limit \(limit))") }
-        }
+        try ConfigChecks.sizes(limits, file: file)
         guard headDim != nil || hiddenSize % numAttentionHeads == 0 else {
             throw invalid("hidden_size", "\(hiddenSize) is not divisible by num_attention_heads \(numAttentionHeads)")
         }
-        guard numAttentionHeads % kvHeads == 0 else {
-            throw invalid("num_key_value_heads", "\(kvHeads) does not divide num_attention_heads \(numAttentionHeads)")
-        }
-        guard headDimension % 2 == 0 else { throw invalid("head_dim", "\(headDimension) is odd; rotary needs pairs") }
+        try ConfigChecks.heads(numAttentionHeads, kvHeads: kvHeads, headDim: headDimension, file: file)
         guard epsilon.isFinite, epsilon > 0 else { throw invalid("rms_norm_eps", "must be positive") }
         if let window = slidingWindow, window <= 0 { throw invalid("sliding_window", "must be positive") }
         guard Activation(configName: activationName) == .silu else {
@@ -124,13 +118,8 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
         if let factor = rope.partialRotaryFactor, factor != 1 {
             throw .unsupportedFeature(file: file, feature: "partial_rotary_factor \(factor)")
         }
-        for id in [bosTokenId, padTokenId].compactMap({ $0 }) + eosTokenIDs where id < 0 {
-            throw invalid("bos/eos/pad_token_id", "negative token id \(id)")
-        }
-        let needed = parameterCount.multipliedReportingOverflow(by: 2)
-        if needed.overflow || needed.partialValue > availableMemory {
-            throw .modelTooLarge(file: file, neededBytes: needed.overflow ? Int.max : needed.partialValue, availableBytes: availableMemory)
-        }
+        try ConfigChecks.tokenIDs([bosTokenId, padTokenId].compactMap({ $0 }) + eosTokenIDs, file: file)
+        try ConfigChecks.fitsInMemory(parameters: parameterCount, file: file, availableMemory: availableMemory)
     }
 }
 

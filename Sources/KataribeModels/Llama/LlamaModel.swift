@@ -19,35 +19,26 @@ public final class LlamaModel: DecoderModel {
     public var config: any ModelConfig { configuration }
     let weights: LlamaWeights
     public let statistics: WeightStatistics
+    public let runtime: ModelRuntime
+    public let cacheLayout: KVCacheLayout
     let rotary: RotaryEmbedding
     /// One per layer: layers differ in their sliding window.
     let attentions: [Attention]
     let backend: CPUBackend
-    public let parallelism: Parallelism
-    public let batchCapacity: Int
-    public let cacheLayout: KVCacheLayout
-    public let weightSource: WeightSource
-    public let files: [URL]
-    public let format: String
 
-    init(configuration: LlamaConfig, weights: LlamaWeights, statistics: WeightStatistics, rope: RopeFrequencies,
-         context: ModelBuildContext) {
+    init(configuration: LlamaConfig, weights: LlamaWeights, statistics: WeightStatistics, rope: RopeFrequencies, runtime: ModelRuntime) {
         let c = configuration
         self.configuration = c
         self.weights = weights
         self.statistics = statistics
+        self.runtime = runtime
         rotary = RotaryEmbedding(rope)
         attentions = (0..<c.numHiddenLayers).map { layer in
             Attention(queryHeads: c.numAttentionHeads, kvHeads: c.kvHeads, headDim: c.headDimension, window: c.window(layer: layer))
         }
-        parallelism = context.parallelism
-        backend = CPUBackend(parallelism: context.parallelism)
-        batchCapacity = max(1, context.batchCapacity)
-        cacheLayout = KVCacheLayout(layers: c.numHiddenLayers, kvHeads: c.kvHeads, headDim: c.headDimension,
-                                    queryHeads: c.numAttentionHeads, format: context.kvCacheFormat)
-        weightSource = context.weightSource
-        files = context.files
-        format = context.format
+        backend = runtime.backend
+        cacheLayout = runtime.cacheLayout(layers: c.numHiddenLayers, heads: c.numAttentionHeads, kvHeads: c.kvHeads,
+                                          headDim: c.headDimension)
     }
 
     public func makeSession() -> any LanguageModelSession { DecoderSession(model: self) }
@@ -64,7 +55,7 @@ public final class LlamaModel: DecoderModel {
             activation: c.activationName, bosTokenID: c.bosTokenId, eosTokenIDs: c.eosTokenIDs)
     }
 
-    public var linearWeightFormat: WeightFormat { weights.layers.first?.up.weight.format ?? weights.lmHead.format }
+    public var linearWeightFormat: WeightFormat { weights.layers.first?.mlp.up.weight.format ?? weights.lmHead.format }
 
     public func scratchBytes(rows: Int) -> Int {
         let c = configuration, q = c.numAttentionHeads * c.headDimension, kv = c.kvHeads * c.headDimension
@@ -76,66 +67,43 @@ public final class LlamaModel: DecoderModel {
 
     struct Scratch {
         let arena: ScratchArena
-        let x, normed, query, key, value, attention, projected, gate, up, mlpOut, rotaryCos, rotarySin: FloatRows
+        let x, normed, projected, mlpOut, rotaryCos, rotarySin: FloatRows
+        let block: DecoderBlockScratch
     }
 
     func makeScratch(rows: Int) -> Scratch {
         let c = configuration, arena = ScratchArena(rows: rows)
-        let q = c.numAttentionHeads * c.headDimension, kv = c.kvHeads * c.headDimension
         return Scratch(
             arena: arena, x: arena.rows(width: c.hiddenSize), normed: arena.rows(width: c.hiddenSize),
-            query: arena.rows(width: q), key: arena.rows(width: kv), value: arena.rows(width: kv),
-            attention: arena.rows(width: q), projected: arena.rows(width: c.hiddenSize),
-            gate: arena.rows(width: c.intermediateSize), up: arena.rows(width: c.intermediateSize),
-            mlpOut: arena.rows(width: c.hiddenSize),
-            rotaryCos: arena.rows(width: rotary.half), rotarySin: arena.rows(width: rotary.half))
+            projected: arena.rows(width: c.hiddenSize), mlpOut: arena.rows(width: c.hiddenSize),
+            rotaryCos: arena.rows(width: rotary.half), rotarySin: arena.rows(width: rotary.half),
+            block: DecoderBlockScratch(arena: arena, heads: c.numAttentionHeads, kvHeads: c.kvHeads, headDim: c.headDimension,
+                                       intermediate: c.intermediateSize))
     }
 
     func forward(_ tokens: [Int], positions: [Int], cache: KVCache, scratch s: Scratch, logits: FloatRows, logitRows: Range<Int>) {
-        let c = configuration, n = tokens.count, h = c.hiddenSize, d = c.headDimension
-        let heads = c.numAttentionHeads, kvHeads = c.kvHeads, b = backend
+        let n = tokens.count, b = backend
 
         // x[n, H] = embed_tokens[token]
         for (i, token) in tokens.enumerated() { weights.embedTokens.row(token, into: s.x.row(i)) }
         rotary.tables(positions: positions, cos: s.rotaryCos, sin: s.rotarySin)
-        let queries = Attention.Queries(base: s.query.base, rowStride: heads * d, headStride: d)
 
         for (layerIndex, layer) in weights.layers.enumerated() {
+            // x = x + attention(RMSNorm₁(x))
             layer.inputNorm(s.x, rows: n, into: s.normed)
-            b.linear(layer.query, s.normed, rows: n, into: s.query)                       // [n, Q]
-            b.linear(layer.key, s.normed, rows: n, into: s.key)                           // [n, K]
-            b.linear(layer.value, s.normed, rows: n, into: s.value)                       // [n, K]
-            if let queryNorm = layer.queryNorm, let keyNorm = layer.keyNorm {
-                queryNorm(s.query.base, rows: n * heads, width: d, into: s.query.base)
-                keyNorm(s.key.base, rows: n * kvHeads, width: d, into: s.key.base)
-            }
-            for i in 0..<n {
-                let cos = s.rotaryCos.row(i), sin = s.rotarySin.row(i)
-                for head in 0..<heads { rotary.rotate(s.query.row(i) + head * d, cos: cos, sin: sin) }
-                for head in 0..<kvHeads {
-                    let k = s.key.row(i) + head * d
-                    rotary.rotate(k, cos: cos, sin: sin)
-                    cache.store(layer: layerIndex, kvHead: head, position: positions[i], key: k, value: s.value.row(i) + head * d)
-                }
-            }
-            b.attend(attentions[layerIndex], queries, positions: positions, cache: cache, layer: layerIndex, into: s.attention)
-            b.linear(layer.output, s.attention, rows: n, into: s.projected)               // [n, H]
-            let x = s.x.base, projected = s.projected.base, mlpOut = s.mlpOut.base
-            for i in 0..<(n * h) { x[i] = x[i] + projected[i] }
-
+            b.selfAttention(layer.attention, attentions[layerIndex], rotary: rotary, cos: s.rotaryCos, sin: s.rotarySin,
+                            normed: s.normed, rows: n, positions: positions, cache: cache, layer: layerIndex,
+                            scratch: s.block, into: s.projected)
+            addResidual(s.x, s.projected, rows: n)
+            // x = x + W_down·(silu(W_gate·m) ⊙ W_up·m),  m = RMSNorm₂(x)
             layer.postAttentionNorm(s.x, rows: n, into: s.normed)
-            b.linear(layer.gate, s.normed, rows: n, into: s.gate)                         // [n, I]
-            b.linear(layer.up, s.normed, rows: n, into: s.up)                             // [n, I]
-            b.activate(.silu, s.gate, rows: n)
-            let gate = s.gate.base, up = s.up.base
-            for i in 0..<(n * c.intermediateSize) { gate[i] = gate[i] * up[i] }
-            b.linear(layer.down, s.gate, rows: n, into: s.mlpOut)                         // [n, H]
-            for i in 0..<(n * h) { x[i] = x[i] + mlpOut[i] }
+            b.gatedMLP(layer.mlp, activation: .silu, normed: s.normed, rows: n, scratch: s.block, into: s.mlpOut)
+            addResidual(s.x, s.mlpOut, rows: n)
         }
 
         guard !logitRows.isEmpty else { return }
         let first = logitRows.lowerBound, rows = logitRows.count
-        weights.finalNorm(FloatRows(base: s.x.row(first), width: h), rows: rows, into: s.normed)
+        weights.finalNorm(FloatRows(base: s.x.row(first), width: s.x.width), rows: rows, into: s.normed)
         weights.lmHead.gemm(s.normed.base, count: rows, into: logits.row(first), bias: nil, parallelism: parallelism)
     }
 }
@@ -156,23 +124,14 @@ enum LlamaArchitecture: ModelArchitecture {
     }
 
     static func makeModel(config: LlamaConfig, weights: LlamaWeights, statistics: WeightStatistics,
-                          context: ModelBuildContext) -> LlamaModel {
+                          runtime: ModelRuntime) -> LlamaModel {
         // `validate` ran on this config while decoding it, so computing the frequencies cannot fail.
         let rope = (try? frequencies(config, file: ""))
             ?? RotaryEmbeddingDefaults.frequencies(dimensions: config.headDimension, maxPositions: config.trainedPositions)
-        return LlamaModel(configuration: config, weights: weights, statistics: statistics, rope: rope, context: context)
+        return LlamaModel(configuration: config, weights: weights, statistics: statistics, rope: rope, runtime: runtime)
     }
 
     static func frequencies(_ config: LlamaConfig, file: String) throws(ModelError) -> RopeFrequencies {
-        let rope = config.rope
-        do {
-            return try RopeFrequencies(dimensions: config.headDimension, base: rope.ropeTheta ?? 10_000, settings: rope,
-                                       maxPositions: config.trainedPositions)
-        } catch {
-            switch error {
-            case .unsupported(let kind): throw .unsupportedFeature(file: file, feature: "rope_type '\(kind)'")
-            case .missing(let what, let kind): throw .invalidConfigValue(file: file, key: "rope_scaling", reason: "\(kind) needs \(what)")
-            }
-        }
+        try ConfigChecks.frequencies(config.rope, dimensions: config.headDimension, maxPositions: config.trainedPositions, file: file)
     }
 }

@@ -4,16 +4,9 @@ import KataribeTensor
 struct LlamaLayerWeights: Sendable {
     let inputNorm: RMSNorm
     let postAttentionNorm: RMSNorm
-    let query: LinearLayer      // [heads·d, H]
-    let key: LinearLayer        // [kvHeads·d, H]
-    let value: LinearLayer      // [kvHeads·d, H]
-    let output: LinearLayer     // [H, heads·d]
-    /// Qwen3: RMSNorm over each head of q and k, before rotary.
-    let queryNorm: RMSNorm?
-    let keyNorm: RMSNorm?
-    let gate: LinearLayer       // [I, H]
-    let up: LinearLayer         // [I, H]
-    let down: LinearLayer       // [H, I]
+    /// Qwen3 adds per-head q/k RMSNorm; Qwen2 biases q, k and v but not o.
+    let attention: SelfAttentionWeights
+    let mlp: GatedMLPWeights
 }
 
 /// Every Llama-family weight by its checkpoint name (`model.layers.N.self_attn.q_proj.weight`, ...).
@@ -27,26 +20,18 @@ struct LlamaWeights: Sendable {
     static func isSkippedBuffer(_ name: String) -> Bool { name.hasSuffix(".rotary_emb.inv_freq") }
 
     static func take(_ taker: inout WeightTaker, config: LlamaConfig) throws(ModelError) -> (LlamaWeights, tied: Bool) {
-        let h = config.hiddenSize, i = config.intermediateSize, v = config.vocabSize, d = config.headDimension
-        let q = config.numAttentionHeads * d, kv = config.kvHeads * d, eps = Float(config.epsilon)
-        let qkvBias = config.hasQKVBias, outBias = config.hasOutputBias, mlpBias = config.mlpBias ?? false
-
+        let h = config.hiddenSize, v = config.vocabSize, d = config.headDimension, eps = Float(config.epsilon)
         let embedTokens = try taker.matrix("model.embed_tokens.weight", [v, h], convert: taker.format?.isQuantized == false)
         var layers: [LlamaLayerWeights] = []
         for n in 0..<config.numHiddenLayers {
             let p = "model.layers.\(n)."
+            let headNorm: (epsilon: Float, unitOffset: Bool)? = config.hasQKNorm ? (eps, false) : nil
             layers.append(LlamaLayerWeights(
                 inputNorm: RMSNorm(weight: try taker.vector(p + "input_layernorm.weight", h), epsilon: eps),
                 postAttentionNorm: RMSNorm(weight: try taker.vector(p + "post_attention_layernorm.weight", h), epsilon: eps),
-                query: try taker.linear(p + "self_attn.q_proj", out: q, in: h, bias: qkvBias),
-                key: try taker.linear(p + "self_attn.k_proj", out: kv, in: h, bias: qkvBias),
-                value: try taker.linear(p + "self_attn.v_proj", out: kv, in: h, bias: qkvBias),
-                output: try taker.linear(p + "self_attn.o_proj", out: h, in: q, bias: outBias),
-                queryNorm: config.hasQKNorm ? RMSNorm(weight: try taker.vector(p + "self_attn.q_norm.weight", d), epsilon: eps) : nil,
-                keyNorm: config.hasQKNorm ? RMSNorm(weight: try taker.vector(p + "self_attn.k_norm.weight", d), epsilon: eps) : nil,
-                gate: try taker.linear(p + "mlp.gate_proj", out: i, in: h, bias: mlpBias),
-                up: try taker.linear(p + "mlp.up_proj", out: i, in: h, bias: mlpBias),
-                down: try taker.linear(p + "mlp.down_proj", out: h, in: i, bias: mlpBias)))
+                attention: try taker.selfAttention(p, hidden: h, heads: config.numAttentionHeads, kvHeads: config.kvHeads, headDim: d,
+                                                   qkvBias: config.hasQKVBias, outputBias: config.hasOutputBias, headNorm: headNorm),
+                mlp: try taker.gatedMLP(p, hidden: h, intermediate: config.intermediateSize, bias: config.mlpBias ?? false)))
         }
         let finalNorm = RMSNorm(weight: try taker.vector("model.norm.weight", h), epsilon: eps)
         // As transformers: a stored lm_head wins; without one, a tied model reuses the embedding.
