@@ -124,7 +124,7 @@ let package = Package(
         .testTarget(name: "KataribeTensorTests", dependencies: ["KataribeTensor", "KataribeTestSupport"]),
         .testTarget(name: "KataribeCheckpointTests", dependencies: ["KataribeCheckpoint", "KataribeTestSupport"]),
         .testTarget(name: "KataribeModelsTests", dependencies: ["KataribeModels", "KataribeCheckpoint", "KataribeTokenizers", "KataribeTestSupport"]),
-        .testTarget(name: "KataribeTokenizersTests", dependencies: ["KataribeTokenizers", "KataribeTestSupport"]),
+        .testTarget(name: "KataribeTokenizersTests", dependencies: ["KataribeTokenizers", "KataribeCheckpoint", "KataribeApp", "KataribeTestSupport"]),
         .testTarget(name: "KataribeTemplatesTests", dependencies: ["KataribeTemplates", "KataribeTestSupport"]),
         .testTarget(name: "KataribeGenerationTests", dependencies: ["KataribeGeneration", "KataribeTemplates", "KataribeTestSupport"]),
         .testTarget(name: "KataribeAppTests", dependencies: ["KataribeApp", "KataribeTestSupport"]),

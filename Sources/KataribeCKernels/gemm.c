@@ -30,6 +30,12 @@ static void row_generic(const kc_weights *w, long r, long k0, long count, float 
     case KC_W_BF16: for (long i = 0; i < count; i++) out[i] = kc_bf16_to_float(((const uint16_t *)row)[k0 + i]); break;
     case KC_W_Q8: kc_dequantize_q8(&w->quantized, r, k0, count, out); break;
     case KC_W_Q4: kc_dequantize_q4(&w->quantized, r, k0, count, out); break;
+    case KC_W_GGML: {
+        // k0 is a multiple of 256, so it starts a block of either size.
+        long first_block = k0 / kc_ggml_block_size(w->ggml_type);
+        kc_ggml_dequantize_row(w->ggml_type, row + first_block * kc_ggml_block_bytes(w->ggml_type), count, out);
+        break;
+    }
     }
 }
 

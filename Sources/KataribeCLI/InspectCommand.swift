@@ -7,7 +7,7 @@ import KataribeModels
 struct InspectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "Show a model's architecture, parameter count, dtypes, files and memory estimate.")
+        abstract: "Show a model's architecture, parameter count, dtypes, files and memory estimate (and a GGUF file's metadata, tensor types, tokenizer and template).")
 
     @OptionGroup var location: ModelLocationArguments
 
@@ -43,6 +43,26 @@ struct InspectCommand: AsyncParsableCommand {
         \(info.parallelResidual ? "parallel" : "sequential") residual, \(info.activation), \
         \(info.tiedEmbeddings ? "tied" : "untied") output embedding
         """)
+        if let gguf = info.gguf { printGGUF(gguf) }
+    }
+
+    private func printGGUF(_ gguf: GGUFSummary) {
+        let types = gguf.tensorTypes.sorted { $0.value.bytes > $1.value.bytes }.map { name, type in
+            "\(name) ×\(type.tensors) (\(CLIOutput.grouped(type.parameters)) parameters, \(CLIOutput.bytes(type.bytes)))"
+        }
+        let template = gguf.chatTemplate.map { "\($0.utf8.count) bytes, " + UntrustedText.quoted(String($0.prefix(60)), limit: 80) + "…" }
+        print("""
+        gguf         v\(gguf.version), \(gguf.architecture)\(gguf.name.map { " \"\($0)\"" } ?? ""), \
+        \(String(format: "%.2f", gguf.bitsPerWeight)) bits per weight
+        tensors      \(types.joined(separator: ", "))
+        tokenizer    \(gguf.tokenizerModel ?? "none")\(gguf.tokenizerPre.map { " (pre: \($0))" } ?? ""), \
+        \(gguf.vocabularySize.map(CLIOutput.grouped) ?? "?") tokens
+        template     \(template ?? "none")
+        metadata
+        """)
+        for entry in gguf.metadata where entry.count == 2 {
+            print("  \(UntrustedText.quoted(entry[0], limit: 60)) = \(UntrustedText.quoted(entry[1], limit: 100))")
+        }
     }
 }
 

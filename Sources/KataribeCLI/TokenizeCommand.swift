@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KataribeApp
+import KataribeCheckpoint
 import KataribeHub
 import KataribeTokenizers
 
@@ -13,7 +14,8 @@ struct TokenizeCommand: AsyncParsableCommand {
         abstract: "Encode text with a tokenizer and print ids and pieces.",
         discussion: """
         --tokenizer is a model folder (tokenizer.json and/or a SentencePiece model, with tokenizer_config.json), \
-        a tokenizer.json file, a SentencePiece .model file, or a model name as --model of the other commands \
+        a tokenizer.json file, a SentencePiece .model file, a GGUF file (its embedded tokenizer, converted as \
+        transformers' gguf_file= does), or a model name as --model of the other commands \
         takes it (demo model, preset id, Hugging Face id). A folder gets transformers' behaviour; a \
         single file gets the plain tokenizers / sentencepiece behaviour; a named model gets its preset's \
         tokenizer kind (e.g. slow for rinna) unless --kind says otherwise.
@@ -24,7 +26,7 @@ struct TokenizeCommand: AsyncParsableCommand {
     )
 
     @Option(name: .long, help: ArgumentHelp(
-        "Model folder, tokenizer.json, SentencePiece .model file, or a model name (demo model, preset id, Hugging Face id).",
+        "Model folder, tokenizer.json, SentencePiece .model file, GGUF file, or a model name (demo model, preset id, Hugging Face id).",
         valueName: "path-or-name"))
     var tokenizer: String
 
@@ -53,7 +55,13 @@ struct TokenizeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (url, presetKind) = await source()
-        let loaded = try AutoTokenizer.load(from: url, preference: kind ?? presetKind ?? .automatic)
+        let loaded: any Tokenizer
+        if GGUFModelFile.isGGUF(url) {
+            // The tokenizer embedded in the file, as transformers converts it (`gguf_file=`).
+            do { loaded = try GGUFTokenizerBuilder.make(from: GGUFFile.read(url: url)) } catch { CLIOutput.fail("\(error)") }
+        } else {
+            loaded = try AutoTokenizer.load(from: url, preference: kind ?? presetKind ?? .automatic)
+        }
         if let benchmark {
             try runBenchmark(loaded, file: benchmark)
         } else if jsonl {
@@ -72,7 +80,7 @@ struct TokenizeCommand: AsyncParsableCommand {
     /// behaviour that the parity checks compare against; anything else is a model name.
     private func source() async -> (url: URL, presetKind: TokenizerPreference?) {
         let expanded = (tokenizer as NSString).expandingTildeInPath
-        let isFileName = [".json", ".model"].contains { tokenizer.lowercased().hasSuffix($0) }
+        let isFileName = [".json", ".model", ".gguf"].contains { tokenizer.lowercased().hasSuffix($0) }
         if FileManager.default.fileExists(atPath: expanded) || isFileName || ModelLocator.looksLikePath(tokenizer) {
             return (URL(fileURLWithPath: expanded), nil)
         }

@@ -39,6 +39,16 @@ public struct CheckpointError: Error, CustomStringConvertible, Equatable, Sendab
         case unsupportedQuantizedVersion(String)
         case invalidQuantizedModel(String)
         case cannotWrite(String)
+        // GGUF (llama.cpp's format); truncation, duplicate tensors, overlaps and tensors past the
+        // end use the cases above
+        case notGGUF(magic: [UInt8])
+        case unsupportedGGUFVersion(UInt32)
+        case invalidGGUF(String)
+        case invalidGGUFKey(String, reason: String)
+        case duplicateGGUFKey(String)
+        case invalidGGUFValue(key: String, reason: String)
+        case invalidGGUFTensor(tensor: String, reason: String)
+        case misplacedGGUFTensor(tensor: String, offset: Int, expected: Int)
     }
 
     public var description: String { "\(file): \(reasonDescription)" }
@@ -47,6 +57,18 @@ public struct CheckpointError: Error, CustomStringConvertible, Equatable, Sendab
     /// globals), so each is bounded and escaped before it reaches a terminal.
     private func q(_ text: String) -> String { UntrustedText.quoted(text) }
     private func r(_ text: String) -> String { UntrustedText.quoted(text, limit: 400) }
+
+    static func ggufVersionProblem(_ version: UInt32) -> String {
+        switch version {
+        case 1:
+            "GGUF version 1 is not supported (it used 32-bit counts and lengths); convert the model again with a current llama.cpp"
+        case _ where version & 0xFFFF == 0 && version != 0:
+            // A version written big-endian reads as 0x0N000000 on this little-endian machine.
+            "GGUF version \(version) looks like a big-endian file (version \(version.byteSwapped)); only little-endian GGUF files are supported"
+        default:
+            "GGUF version \(version) is not supported (this build reads versions 2 and 3)"
+        }
+    }
 
     public var reasonDescription: String {
         switch reason {
@@ -79,6 +101,19 @@ public struct CheckpointError: Error, CustomStringConvertible, Equatable, Sendab
             "quantized model format version \(q(version)) is not supported (this build reads version \(QuantizedCheckpoint.formatVersion)); delete the file to rebuild it"
         case .invalidQuantizedModel(let why): "invalid quantized model: \(r(why))"
         case .cannotWrite(let why): "cannot write: \(why)"
+        case .notGGUF(let magic):
+            "not a GGUF file: it starts with bytes \(magic.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(separator: " ")) instead of 'GGUF' (47 47 55 46)"
+        case .unsupportedGGUFVersion(let version): Self.ggufVersionProblem(version)
+        case .invalidGGUF(let why): "invalid GGUF file: \(r(why))"
+        case .invalidGGUFKey(let key, let why): "invalid GGUF metadata key '\(q(key))': \(r(why))"
+        case .duplicateGGUFKey(let key): "GGUF metadata key '\(q(key))' appears more than once"
+        case .invalidGGUFValue(let key, let why): "invalid value of GGUF metadata key '\(q(key))': \(r(why))"
+        case .invalidGGUFTensor(let tensor, let why): "invalid GGUF tensor '\(q(tensor))': \(r(why))"
+        case .misplacedGGUFTensor(let tensor, let offset, let expected):
+            // llama.cpp lays tensors out back to back in header order, each padded to the
+            // alignment, and refuses any other layout; so does this reader.
+            "GGUF tensor '\(q(tensor))' starts at data offset \(offset) but the tensors before it end at \(expected)"
+                + (offset < expected ? " (they overlap)" : " (a gap of \(offset - expected) bytes)")
         }
     }
 }

@@ -34,6 +34,33 @@ struct FuzzTarget: Sendable {
             return readTensors(bytes, url) { try SafetensorsReader.read(url: $0) }
         },
         FuzzTarget(
+            name: "gguf", summary: "GGUF header, metadata, tensor entries and layout (GGUFFile), then every tensor's bytes",
+            seedPaths: ["Tests/Fuzz/seeds/gguf"],
+            // Little-endian u32 type ids (value types: array, string, bool, uint32; ggml types Q4_0,
+            // Q4_K, an IQ type), small u64 lengths, and the keys the reader interprets itself.
+            dictionary: ["GGUF", "\u{02}\u{00}\u{00}\u{00}", "\u{03}\u{00}\u{00}\u{00}", "\u{09}\u{00}\u{00}\u{00}",
+                         "\u{08}\u{00}\u{00}\u{00}", "\u{07}\u{00}\u{00}\u{00}", "\u{04}\u{00}\u{00}\u{00}",
+                         "\u{0C}\u{00}\u{00}\u{00}", "\u{10}\u{00}\u{00}\u{00}", "\u{20}\u{00}\u{00}\u{00}\u{00}\u{00}\u{00}\u{00}",
+                         "\u{00}\u{01}\u{00}\u{00}\u{00}\u{00}\u{00}\u{00}", "\u{11}\u{00}\u{00}\u{00}\u{00}\u{00}\u{00}\u{00}general.alignment",
+                         "general.architecture", "tokenizer.ggml.tokens"],
+            maximumSize: 1 << 16
+        ) { bytes, scratch in
+            let url = scratch.appendingPathComponent("model.gguf")
+            guard (try? Data(bytes).write(to: url)) != nil else { return .rejected }
+            guard let file = try? GGUFFile.read(url: url) else { return .rejected }
+            // Every byte a tensor claims is read (a view past the mapping faults here), and the
+            // dense ones are converted as a model loader would.
+            for tensor in file.tensors {
+                _ = file.bytes(of: tensor).bytes.reduce(0) { $0 &+ Int($1) }
+                if let dense = file.denseTensor(tensor), dense.dtype.isWeightType { _ = dense.floats() }
+            }
+            for key in file.metadataKeys {
+                guard let value = file[key] else { continue }
+                _ = (value.int, value.float, value.string, value.intArray, value.floatArray, value.stringArray?.count)
+            }
+            return .accepted
+        },
+        FuzzTarget(
             name: "torch-zip", summary: "torch .bin zip container, pickle and tensor views (TorchCheckpointReader)",
             seedPaths: ["Tests/Fixtures/engine/tensors/mixed.bin", "Tests/Fixtures/engine/tensors/parameter.bin", "Tests/Fixtures/engine/bad"],
             dictionary: ["PK\u{03}\u{04}", "PK\u{01}\u{02}", "PK\u{05}\u{06}", "PK\u{06}\u{06}", "data.pkl", "byteorder"],

@@ -56,6 +56,23 @@ enum MatrixProducts {
         }
     }
 
+    static func ggmlGEMV(
+        _ matrix: GGMLMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+        _ bias: UnsafePointer<Float>?, _ parallelism: Parallelism
+    ) {
+        let columns = matrix.columns, rows = matrix.rows, rowBytes = matrix.rowBytes, type = Int32(matrix.type.rawValue)
+        // x quantized once for all rows, into int8 blocks matching the weights' block size.
+        let activations = UnsafeMutableRawPointer.allocate(byteCount: max(1, kc_ggml_activation_bytes(type, columns)), alignment: 64)
+        defer { activations.deallocate() }
+        kc_ggml_quantize_activations(type, x, columns, activations)
+        let xq = SendableRawPointer(UnsafeRawPointer(activations)), w = SendableRawPointer(matrix.data.baseAddress)
+        let ys = SendablePointer(y), b = bias.map { SendableRawPointer(UnsafeRawPointer($0)) }
+        parallelism.forEachChunk(of: rows, minimumChunk: minimumRows(columns: columns), granularity: 4, chunksPerThread: 8) { range in
+            kc_ggml_gemv(type, w.pointer, rowBytes, columns, range.lowerBound, range.upperBound, xq.pointer, ys.pointer,
+                         b?.pointer.assumingMemoryBound(to: Float.self))
+        }
+    }
+
     static func gemm(
         _ weights: kc_weights, rows: Int, _ x: UnsafePointer<Float>, _ n: Int, _ y: UnsafeMutablePointer<Float>,
         _ bias: UnsafePointer<Float>?, _ parallelism: Parallelism

@@ -6,6 +6,9 @@ public enum TensorError: Error, CustomStringConvertible, Equatable {
     case unsupportedWeightType(DType)
     case notQuantized(WeightFormat)
     case badQuantizedPart(part: String, expected: String, actual: String)
+    case unsupportedGGMLType(GGMLType)
+    case badGGMLMatrix(String)
+    case cannotRequantize(from: WeightFormat, to: WeightFormat)
 
     public var description: String {
         switch self {
@@ -13,13 +16,19 @@ public enum TensorError: Error, CustomStringConvertible, Equatable {
         case .unsupportedWeightType(let dtype): "weights stored as \(dtype) are not supported (float32, float16, bfloat16 are)"
         case .notQuantized(let format): "\(format) is not a quantized format (q8, q4 are)"
         case .badQuantizedPart(let part, let expected, let actual): "quantized \(part) should be \(expected), got \(actual)"
+        case .unsupportedGGMLType(let type):
+            "ggml type \(type) is not supported (\(GGMLMatrix.supportedTypes.map(\.description).joined(separator: ", ")) are)"
+        case .badGGMLMatrix(let problem): problem
+        case .cannotRequantize(let source, let target):
+            "cannot convert \(source) weights to \(target): re-quantizing already quantized weights compounds their error (load a float checkpoint, or keep \(source))"
         }
     }
 }
 
 /// A linear layer's weight, `[rows = out features, columns = in features]` like torch's
 /// `nn.Linear.weight`: either dense in a float dtype (usually straight from the mmapped
-/// checkpoint) or block-quantized (`QuantizedMatrix`).
+/// checkpoint), block-quantized (`QuantizedMatrix`), or in a ggml block format as a GGUF file
+/// stores it (`GGMLMatrix`).
 ///
 /// The model only calls `gemv`/`gemm`/`row`; the storage format and the kernels behind them are
 /// this type's business.
@@ -32,6 +41,7 @@ public struct WeightMatrix: Sendable {
     enum Storage: Sendable {
         case dense(RawTensor)
         case quantized(QuantizedMatrix)
+        case ggml(GGMLMatrix)
     }
 
     public init(_ tensor: RawTensor) throws(TensorError) {
@@ -50,10 +60,19 @@ public struct WeightMatrix: Sendable {
         self.format = matrix.format
     }
 
+    public init(_ matrix: GGMLMatrix) {
+        self.storage = .ggml(matrix)
+        self.rows = matrix.rows
+        self.columns = matrix.columns
+        // Every supported ggml type has a format (GGMLMatrix checks the type).
+        self.format = WeightFormat(ggml: matrix.type)!
+    }
+
     public var byteCount: Int {
         switch storage {
         case .dense(let tensor): tensor.byteCount
         case .quantized(let matrix): matrix.byteCount
+        case .ggml(let matrix): matrix.byteCount
         }
     }
 
@@ -69,10 +88,24 @@ public struct WeightMatrix: Sendable {
         return nil
     }
 
+    /// The stored blocks of a GGML matrix.
+    public var ggmlMatrix: GGMLMatrix? {
+        if case .ggml(let matrix) = storage { return matrix }
+        return nil
+    }
+
     /// This matrix in another format: quantized (q8, q4) or converted to another float type
-    /// (rounding to nearest even). Returns `self` when the format already matches.
+    /// (rounding to nearest even). Returns `self` when the format already matches. A GGML matrix
+    /// converts to float types only (dequantized exactly, then rounded to the target).
     public func converted(to target: WeightFormat, parallelism: Parallelism) throws(TensorError) -> WeightMatrix {
         if target == format { return self }
+        if case .ggml(let matrix) = storage {
+            guard let dtype = target.denseType else { throw .cannotRequantize(from: format, to: target) }
+            let floats = matrix.dequantized(parallelism: parallelism)
+            if dtype == .float32 { return try WeightMatrix(floats) }
+            return try WeightMatrix(DenseConversion.convert(floats, to: dtype, parallelism: parallelism))
+        }
+        if target.isGGML { throw .cannotRequantize(from: format, to: target) }
         guard case .dense(let tensor) = storage else {
             // Re-quantizing a quantized matrix would compound the error; nothing asks for it.
             throw .notQuantized(target)
@@ -90,6 +123,8 @@ public struct WeightMatrix: Sendable {
         case .dense(let tensor):
             convertToFloat(tensor.baseAddress + index * columns * tensor.dtype.size, dtype: tensor.dtype, count: columns, into: out)
         case .quantized(let matrix):
+            matrix.row(index, into: out)
+        case .ggml(let matrix):
             matrix.row(index, into: out)
         }
     }
@@ -112,6 +147,7 @@ public struct WeightMatrix: Sendable {
             switch storage {
             case .dense(let tensor): MatrixProducts.denseGEMV(tensor, x, y, bias, parallelism)
             case .quantized(let matrix): MatrixProducts.quantizedGEMV(matrix, x, y, bias, parallelism)
+            case .ggml(let matrix): MatrixProducts.ggmlGEMV(matrix, x, y, bias, parallelism)
             }
         } else {
             MatrixProducts.gemm(kernelWeights, rows: rows, x, n, y, bias, parallelism)
@@ -128,10 +164,12 @@ public struct WeightMatrix: Sendable {
             default: Int32(KC_W_F32)
             }
             return kc_weights(dtype: dtype, data: tensor.baseAddress, cols: columns, row_bytes: columns * tensor.dtype.size,
-                              quantized: kc_qmatrix())
+                              quantized: kc_qmatrix(), ggml_type: 0)
         case .quantized(let matrix):
             return kc_weights(dtype: Int32(matrix.format == .q8 ? KC_W_Q8 : KC_W_Q4), data: nil, cols: columns, row_bytes: 0,
-                              quantized: matrix.kernelMatrix)
+                              quantized: matrix.kernelMatrix, ggml_type: 0)
+        case .ggml(let matrix):
+            return matrix.kernelWeights
         }
     }
 }

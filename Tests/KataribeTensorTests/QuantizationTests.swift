@@ -130,7 +130,7 @@ struct QuantizationTests {
         }
     }
 
-    @Test("the AVX2 and portable kernels give the same products", arguments: WeightFormat.allCases)
+    @Test("the AVX2 and portable kernels give the same products", arguments: WeightFormat.allCases.filter { !$0.isGGML })  // GGML: GGMLMatrixTests
     func portableAgrees(format: WeightFormat) throws {
         guard KernelInfo.instructionSet == "avx2" else { return }
         for (rowCount, columns, n) in [(9, 300, 1), (13, 512, 1), (21, 768, 5), (6, 256, 17)] {

@@ -35,6 +35,26 @@ public enum TestPaths {
         let url = base.appendingPathComponent(relativePath)
         return FileManager.default.fileExists(atPath: url.path) ? url : nil
     }
+
+    /// The real pretrained GGUF models `tools/gguf/fetch_models.py` puts in
+    /// `$KATARIBE_GGUF_CACHE` (default `~/.cache/kataribe/gguf`).
+    public enum RealGGUF: String, CaseIterable, Sendable {
+        case smolLM2 = "SmolLM2-135M-Instruct.Q4_1.gguf"
+        case gemma3 = "gemma-3-270m-q4_k_m.gguf"
+    }
+
+    public static var ggufCache: URL {
+        if let override = ProcessInfo.processInfo.environment["KATARIBE_GGUF_CACHE"], !override.isEmpty {
+            return URL(fileURLWithPath: override)
+        }
+        return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/kataribe/gguf")
+    }
+
+    /// The model's file when it has been fetched, else nil (tests skip then).
+    public static func realGGUF(_ model: RealGGUF) -> URL? {
+        let url = ggufCache.appendingPathComponent(model.rawValue)
+        return FileManager.default.fileExists(atPath: url.path) ? url : nil
+    }
 }
 
 extension Process {

@@ -1,4 +1,5 @@
 import Foundation
+import KataribeCheckpoint
 import KataribeGeneration
 import KataribeHub
 import KataribeModels
@@ -63,6 +64,7 @@ public struct ModelLoadOptions: Sendable {
 public final class LoadedModel: Sendable {
     /// What was asked for (a name or a folder path).
     public let name: String
+    /// The model folder, or the GGUF file.
     public let folder: URL
     public let model: any CausalLanguageModel
     public let tokenizer: any Tokenizer
@@ -93,6 +95,12 @@ public final class LoadedModel: Sendable {
         var preset = options.presetOverrides.map { preset.applying($0) } ?? preset
         if presetOrigin == .inferred {
             options.notices(PresetInference.notice(folder: folder, preset: preset))
+        }
+        if GGUFModelFile.isGGUF(folder) {
+            let loaded = try GGUFModelFile.load(folder, preset: &preset, options: options)
+            self.init(name: name ?? folder.path, folder: folder, model: loaded.model, tokenizer: loaded.tokenizer, preset: preset,
+                      presetOrigin: presetOrigin, modelGenerationConfig: loaded.generation)
+            return
         }
         // `template` becomes the folder's own chat template before the weights load, so a template
         // this interpreter cannot read fails in a moment rather than after gigabytes are mapped.
@@ -150,6 +158,11 @@ public final class LoadedModel: Sendable {
 
     /// The folder's chat template as a prompt format (`ChatTemplateFile`).
     public static func chatTemplateFormat(folder: URL) throws(ModelLoadError) -> PromptFormat {
+        if GGUFModelFile.isGGUF(folder) {
+            let file: GGUFFile
+            do { file = try GGUFFile.read(url: folder) } catch { throw .model(.checkpoint(error)) }
+            return try GGUFModelFile.chatTemplateFormat(file)
+        }
         let format: ChatTemplateFormat?
         do { format = try ChatTemplateFile.format(folder: folder) } catch { throw .chatTemplate(error) }
         guard let format else { throw .noChatTemplate(folder: folder.path) }

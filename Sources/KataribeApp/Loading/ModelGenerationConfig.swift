@@ -19,7 +19,7 @@ public enum ModelGenerationConfig {
         return try decode(data, file: file)
     }
 
-    private static func decode(_ data: Data, file: URL) throws(ModelLoadError) -> GenerationParameters {
+    static func decode(_ data: Data, file: URL) throws(ModelLoadError) -> GenerationParameters {
         do {
             return try JSONDecoder().decode(GenerationParameters.self, from: data)
         } catch let error as DecodingError {

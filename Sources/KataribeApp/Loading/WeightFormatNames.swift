@@ -2,13 +2,15 @@ import KataribeModels
 import KataribeTensor
 
 extension WeightFormat {
-    /// The names `--dtype` and a suite's `dtype:` take, in the order help texts list them.
-    public static let dtypeNames = WeightFormat.allCases.map(\.rawValue)
+    /// The names `--dtype` and a suite's `dtype:` take, in the order help texts list them. GGML
+    /// formats are left out: they describe how a GGUF file stores weights, and nothing converts
+    /// into them.
+    public static let dtypeNames = WeightFormat.allCases.filter { !$0.isGGML }.map(\.rawValue)
 
     /// A `--dtype` / `dtype:` value: `f32`, `f16`, `bf16`, `q8`, `q4`, or the long float names
     /// (`float32`, `float16`, `bfloat16`) that suites and model cards spell dtypes with.
     public init?(dtypeName name: String) {
-        if let format = WeightFormat(rawValue: name) {
+        if let format = WeightFormat(rawValue: name), !format.isGGML {
             self = format
             return
         }

@@ -105,6 +105,10 @@ public struct ModelResolver: Sendable {
             return preset.map { ($0, .matched) }
         case .folder(let path):
             let folder = URL(fileURLWithPath: (path as NSString).expandingTildeInPath).standardizedFileURL
+            if GGUFModelFile.isGGUF(folder) {
+                guard Self.isExistingPath(path) else { return nil }
+                return (GGUFModelFile.preset(file: folder), .inferred)
+            }
             if let preset = matchingPreset(folder: folder, repo: nil) { return (preset, .matched) }
             guard Self.isExistingPath(path) else { return nil }
             return (PresetInference.preset(forFolder: folder), .inferred)
@@ -143,6 +147,7 @@ public struct ModelResolver: Sendable {
         case .demo(let preset), .hub(_, let preset?): return (preset, .matched)
         case .hub(_, nil), .folder: break
         }
+        if GGUFModelFile.isGGUF(location.folder) { return (GGUFModelFile.preset(file: location.folder), .inferred) }
         if let matched = matchingPreset(folder: location.folder, repo: location.repo) { return (matched, .matched) }
         return (PresetInference.preset(forFolder: location.folder), .inferred)
     }
@@ -153,7 +158,16 @@ public struct ModelResolver: Sendable {
         switch reference {
         case .demo(let preset):
             return LocatedModel(folder: try demos.folder(for: preset), origin: .source("demo"))
-        case .folder(let path): target = path
+        case .folder(let path):
+            // A GGUF file stands where a folder would: the model is the one file.
+            let expanded = (path as NSString).expandingTildeInPath
+            if GGUFModelFile.isGGUF(URL(fileURLWithPath: expanded)) {
+                guard FileManager.default.fileExists(atPath: expanded) else {
+                    throw .location(name: name, error: HubError.localPathNotFound(path))
+                }
+                return LocatedModel(folder: URL(fileURLWithPath: expanded).standardizedFileURL, origin: .localFolder)
+            }
+            target = path
         case .hub(let repo, _): target = repo
         }
         do {

@@ -68,6 +68,7 @@ public enum PresetInference {
     }
 
     private static func description(forFolder folder: URL) -> String {
+        if GGUFModelFile.isGGUF(folder) { return "the GGUF file's own tokenizer, chat template and token ids (no model card known)" }
         switch basis(forFolder: folder, config: ConfigSummary(folder: folder)) {
         case .catalog(let base, let reason): return "\(base.id)'s settings \(reason)"
         case .architecture(let family):

@@ -116,23 +116,80 @@ static inline size_t kc_gemm_packed_x_count(long n, long cols) {
 void kc_gemm_pack_x(const float *x, long n, long cols, float *xp);
 
 /// Weight dtypes the GEMM widens.
-enum { KC_W_F32 = 0, KC_W_F16 = 1, KC_W_BF16 = 2, KC_W_Q8 = 3, KC_W_Q4 = 4 };
+enum { KC_W_F32 = 0, KC_W_F16 = 1, KC_W_BF16 = 2, KC_W_Q8 = 3, KC_W_Q4 = 4, KC_W_GGML = 5 };
 
 typedef struct {
     int dtype;              // KC_W_*
-    const void *data;       // dense rows (F32/F16/BF16)
+    const void *data;       // dense rows (F32/F16/BF16) or ggml blocks (GGML)
     long cols;
-    long row_bytes;         // dense: bytes from one row to the next
+    long row_bytes;         // dense, GGML: bytes from one row to the next
     kc_qmatrix quantized;   // Q8/Q4
+    int ggml_type;          // GGML: KC_GGML_*
 } kc_weights;
 
-/// Widens `count` columns from k0 (a multiple of 256) of row r into out (room for 256 values).
+/// Widens `count` columns from k0 (a multiple of 256) of row r into out (room for 256 values);
+/// for GGML rows count is a multiple of the block size (the last chunk of a 576-column Q8_0 row
+/// is 64).
 void kc_weights_row(const kc_weights *w, long r, long k0, long count, float *out);
 
 /// Y[t][r] (ldy apart) for t < n and r in [r0, r1), from packed X. `scratch` holds at least
 /// KC_GEMM_ROWS * KC_GEMM_KC + n8 * KC_GEMM_ROWS floats, n8 = n rounded up to 8.
 void kc_gemm_rows(const kc_weights *w, long r0, long r1, const float *xp, long n,
                   float *y, long ldy, const float *bias, float *scratch);
+
+// MARK: GGML block formats
+//
+// Weights as GGUF files store them, multiplied without converting. Types use ggml's numbering
+// (the ids GGUF stores). A row is a run of blocks, each self-contained, which is what lets a
+// memory-mapped file be used in place: blocks of 32 weights (Q4_0 ... Q8_0) or super-blocks of
+// 256 (the K formats), fp16 scales inside. Layouts, byte offsets within a block:
+//   Q4_0 (18): d, 16 bytes of 4-bit codes (weight j in the low nibble of byte j, weight 16 + j
+//              in its high nibble), w = d·(q − 8). Halves rather than interleaving so one shift
+//              and mask yield 16 consecutive weights.
+//   Q4_1 (20): d, m, codes as Q4_0, w = d·q + m (an offset instead of symmetric range).
+//   Q5_0 (22): d, 32 fifth bits as a little-endian uint32 (bit j for weight j), low nibbles as
+//              Q4_0; w = d·(q − 16).   Q5_1 (24): d, m, the same bits, w = d·q + m.
+//   Q8_0 (34): d, 32 int8 codes, w = d·q.
+//   Q4_K (144): d, dmin, 12 bytes of eight 6-bit scales s_j and minimums m_j (one per 32
+//              weights), 128 bytes of nibbles (byte l of chunk c: weight 64c + l low, 64c + 32 + l
+//              high); w = d·s_j·q − dmin·m_j. Scales as integers under one fp16 pair keep the
+//              overhead at 0.5 bit per weight and let the dot product sum a super-block in int32.
+//   Q5_K (176): d, dmin, scales as Q4_K, 32 bytes of fifth bits (weight 32b + l: bit b of byte
+//              l), nibbles as Q4_K.
+//   Q6_K (210): 128 bytes of low nibbles, 64 bytes of high bit pairs, 16 int8 scales (one per 16
+//              weights), d; w = d·s_i·(q − 32).
+//   Q2_K (84), Q3_K (110): 2-bit codes (+ a third bit for Q3_K) with 4-bit scale/min pairs or
+//              signed 6-bit scales per 16 weights.
+// ggml_quants.c spells out the bit positions where it unpacks them.
+
+enum {
+    KC_GGML_Q4_0 = 2, KC_GGML_Q4_1 = 3, KC_GGML_Q5_0 = 6, KC_GGML_Q5_1 = 7, KC_GGML_Q8_0 = 8,
+    KC_GGML_Q2_K = 10, KC_GGML_Q3_K = 11, KC_GGML_Q4_K = 12, KC_GGML_Q5_K = 13, KC_GGML_Q6_K = 14,
+};
+
+/// 1 when the kernels below handle this ggml type.
+int kc_ggml_supported(int type);
+/// Weights per block (32 or 256) and bytes per block of a supported type.
+long kc_ggml_block_size(int type);
+long kc_ggml_block_bytes(int type);
+
+/// Widens n weights (a multiple of the block size) starting at the block `src` points to, with
+/// exactly gguf-py's float32 operations (d·s computed first, no fused multiply-add).
+void kc_ggml_dequantize_row(int type, const void *src, long n, float *out);
+
+/// Bytes of the quantized activations for n inputs (n a multiple of the type's block size).
+/// Activations are quantized to int8 once per product so the inner loop is an integer dot
+/// product: blocks of 32 with a float scale (32-weight types) or of 256 with code sums per 16
+/// (K types), like llama.cpp's Q8_0/Q8_1/Q8_K but with float32 scales.
+size_t kc_ggml_activation_bytes(int type, long n);
+void kc_ggml_quantize_activations(int type, const float *x, long n, void *out);
+
+/// y[r] = W[r] · x + bias[r] for r in [r0, r1); row r starts at w + r·row_bytes, x is
+/// quantized by kc_ggml_quantize_activations(type, ...). The AVX2 and portable versions form the
+/// same integer sum per block and differ only in the order their float terms are added
+/// (relative difference ~1e-6 of Σ|block terms|).
+void kc_ggml_gemv(int type, const void *w, long row_bytes, long cols, long r0, long r1, const void *xq,
+                  float *y, const float *bias);
 
 // MARK: Vector math (float32)
 

@@ -7,6 +7,8 @@ public struct WeightStatistics: Sendable {
     /// model are counted in `prequantizedElements`.
     public let elementsByType: [DType: Int]
     public let prequantizedElements: Int
+    /// Elements of matrices kept in a GGUF file's block formats (tied matrices counted once).
+    public let ggmlElements: [GGMLType: Int]
     /// Bytes of weights as stored in the checkpoint.
     public let byteCount: Int
     /// Elements per in-memory format (tied matrices counted once; quantized output embeddings
@@ -19,7 +21,7 @@ public struct WeightStatistics: Sendable {
     /// What a saved quantized model of these weights holds.
     let saved: SavedWeights
 
-    public var parameterCount: Int { elementsByType.values.reduce(0, +) + prequantizedElements }
+    public var parameterCount: Int { elementsByType.values.reduce(0, +) + prequantizedElements + ggmlElements.values.reduce(0, +) }
 }
 
 /// Takes tensors out of a collection, checking names, shapes and dtypes, converting matrices to
@@ -29,6 +31,8 @@ struct WeightTaker {
     let location: String
     let format: WeightFormat?
     let prequantized: [String: QuantizedMatrix]
+    /// Matrices of a GGUF file in its block formats, by checkpoint name.
+    let ggml: [String: GGMLMatrix]
     let parallelism: Parallelism
     var remaining: Set<String>
     var elementsByType: [DType: Int] = [:]
@@ -36,28 +40,31 @@ struct WeightTaker {
     var elementsByFormat: [WeightFormat: Int] = [:]
     var memoryBytes = 0
     var prequantizedElements = 0
+    var ggmlElements: [GGMLType: Int] = [:]
     var saved = SavedWeights()
 
     /// `skipping` names the buffers an architecture's checkpoints carry that are recomputed,
     /// never read; everything else must be taken or `finish` fails.
     init(tensors: TensorCollection, location: String, format: WeightFormat?, prequantized: [String: QuantizedMatrix],
-         parallelism: Parallelism, skipping isSkipped: (String) -> Bool) {
+         parallelism: Parallelism, skipping isSkipped: (String) -> Bool, ggml: [String: GGMLMatrix] = [:]) {
         self.tensors = tensors
+        self.ggml = ggml
         self.location = location
         self.format = format
         self.prequantized = prequantized
         self.parallelism = parallelism
-        self.remaining = Set(tensors.names.filter { !isSkipped($0) })
+        self.remaining = Set(tensors.names.filter { !isSkipped($0) } + ggml.keys)
     }
 
     /// What was taken, for inspection and for saving a quantized copy.
     func statistics(tiedEmbeddings: Bool) -> WeightStatistics {
-        WeightStatistics(elementsByType: elementsByType, prequantizedElements: prequantizedElements, byteCount: byteCount,
+        WeightStatistics(elementsByType: elementsByType, prequantizedElements: prequantizedElements, ggmlElements: ggmlElements,
+                         byteCount: byteCount,
                          elementsByFormat: elementsByFormat, memoryBytes: memoryBytes, tiedEmbeddings: tiedEmbeddings,
                          saved: saved)
     }
 
-    func has(_ name: String) -> Bool { tensors[name] != nil || prequantized[name] != nil }
+    func has(_ name: String) -> Bool { tensors[name] != nil || prequantized[name] != nil || ggml[name] != nil }
 
     mutating func take(_ name: String, _ shape: [Int]) throws(ModelError) -> RawTensor {
         guard let tensor = tensors[name] else { throw .missingTensor(file: location, name: name) }
@@ -74,6 +81,18 @@ struct WeightTaker {
 
     /// A matrix as stored, or converted to `format` when `convert` (the default) is set.
     mutating func matrix(_ name: String, _ shape: [Int], convert: Bool = true) throws(ModelError) -> WeightMatrix {
+        if let stored = ggml[name] {
+            guard [stored.rows, stored.columns] == shape else {
+                throw .shapeMismatch(file: location, name: name, expected: shape, actual: [stored.rows, stored.columns])
+            }
+            remaining.remove(name)
+            ggmlElements[stored.type, default: 0] += stored.rows * stored.columns
+            byteCount += stored.data.byteCount
+            let matrix = WeightMatrix(stored)
+            if convert, format != nil { return try self.convert(matrix, savingAs: name) }
+            account(matrix, stored: matrix.format)
+            return matrix
+        }
         if let quantized = prequantized[name] {
             guard [quantized.rows, quantized.columns] == shape else {
                 throw .shapeMismatch(file: location, name: name, expected: shape, actual: [quantized.rows, quantized.columns])
@@ -125,6 +144,10 @@ struct WeightTaker {
     }
 
     mutating func vector(_ name: String, _ count: Int) throws(ModelError) -> [Float] {
+        if let stored = ggml[name] {
+            // llama.cpp keeps 1-D tensors in F32; a block-quantized vector is not something it writes.
+            throw .unsupportedFeature(file: location, feature: "vector '\(name)' stored as \(stored.type)")
+        }
         let tensor = try take(name, [count])
         saved.plain.append((name, tensor))
         elementsByFormat[WeightFormat(tensor.dtype) ?? .float32, default: 0] += count

@@ -35,6 +35,8 @@ public struct ModelInspection: Codable, Sendable, Equatable {
     public var activation: String
     public var bosTokenID: Int?
     public var eosTokenIDs: [Int]
+    /// For a GGUF file: its metadata, tensor types and tokenizer.
+    public var gguf: GGUFSummary?
 
     enum CodingKeys: String, CodingKey {
         case directory, modelType = "model_type", architectures, format, files
@@ -44,7 +46,7 @@ public struct ModelInspection: Codable, Sendable, Equatable {
         case intermediateSize = "intermediate_size", vocabularySize = "vocab_size", contextLength = "context_length"
         case rotaryDimensions = "rotary_dimensions", rotaryBase = "rotary_base"
         case parallelResidual = "parallel_residual", tiedEmbeddings = "tied_embeddings", activation
-        case bosTokenID = "bos_token_id", eosTokenIDs = "eos_token_ids"
+        case bosTokenID = "bos_token_id", eosTokenIDs = "eos_token_ids", gguf
     }
 
     init(model: any TransformerModel, directory: URL) {
@@ -58,7 +60,8 @@ public struct ModelInspection: Codable, Sendable, Equatable {
             return File(name: url.lastPathComponent, bytes: size)
         }
         parameterCount = model.parameterCount
-        parametersByDType = Dictionary(uniqueKeysWithValues: model.weightTypes.map { ($0.key.description, $0.value) })
+        parametersByDType = Dictionary(uniqueKeysWithValues: model.weightTypes.map { ($0.key.description, $0.value) }
+                                       + model.statistics.ggmlElements.map { ($0.key.description, $0.value) })
         weightBytes = model.weightBytes
         kvCacheBytes = model.fullContextCacheBytes
         estimatedMemoryBytes = weightBytes + kvCacheBytes + model.scratchBytes(rows: min(model.batchCapacity, shape.contextLength))

@@ -52,8 +52,10 @@ public enum ModelLoader {
     /// Every `model_type` a registered architecture reads.
     public static var supportedModelTypes: [String] { ModelRegistry.modelTypes }
 
+    /// Loads a model folder, or a GGUF file (`directory` ending in `.gguf`).
     public static func load(directory: URL, options: LoadOptions = LoadOptions()) throws(ModelError) -> any TransformerModel {
-        try load(directory: directory, config: readConfigFile(directory: directory), options: options)
+        if isGGUF(directory) { return try load(gguf: directory, options: options) }
+        return try load(directory: directory, config: readConfigFile(directory: directory), options: options)
     }
 
     /// Loads with a `config.json` already read (see `readConfigFile`).
@@ -91,7 +93,14 @@ public enum ModelLoader {
 
     /// What `kataribe inspect` shows: architecture, sizes, dtypes, files and a memory estimate.
     public static func inspect(directory: URL) throws(ModelError) -> ModelInspection {
-        ModelInspection(model: try load(directory: directory, options: LoadOptions(parallelism: .serial)), directory: directory)
+        if isGGUF(directory) {
+            let file: GGUFFile
+            do { file = try GGUFFile.read(url: directory) } catch { throw .checkpoint(error) }
+            var inspection = ModelInspection(model: try load(gguf: file, options: LoadOptions(parallelism: .serial)), directory: directory)
+            inspection.gguf = GGUFSummary(file)
+            return inspection
+        }
+        return ModelInspection(model: try load(directory: directory, options: LoadOptions(parallelism: .serial)), directory: directory)
     }
 
     /// A GPT-NeoX model (what the parity tests and tools that need its configuration use).
