@@ -70,7 +70,7 @@ let package = Package(
         // Model names -> loaded models (demo models, presets, hub), streaming text generation, chat.
         .target(
             name: "KataribeApp",
-            dependencies: ["KataribeModels", "KataribeTokenizers", "KataribeGeneration", "KataribeHub"],
+            dependencies: ["KataribeModels", "KataribeCheckpoint", "KataribeTokenizers", "KataribeTemplates", "KataribeGeneration", "KataribeHub"],
             swiftSettings: fastRelease
         ),
         // Side-by-side experiments: suite files, resumable results, Markdown/HTML reports, local and endpoint backends.

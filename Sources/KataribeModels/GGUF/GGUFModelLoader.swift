@@ -155,6 +155,9 @@ extension ModelLoader {
         return order
     }
 
+    /// `deinterleavedRows` for tests outside the module.
+    public static func deinterleavedRowsForTesting(rows: Int, groups: Int) -> [Int] { deinterleavedRows(rows: rows, groups: groups) }
+
     /// A copy of a dense tensor with row r taken from row `order[r]` (1-D tensors: elements).
     static func permutingRows(_ tensor: RawTensor, _ order: [Int]) -> RawTensor {
         let rowBytes = tensor.byteCount / max(1, tensor.shape.first ?? 1)
