@@ -237,14 +237,7 @@ public enum GGUFTokenizerBuilder {
             mergeMap.set(UInt64(UInt32(bitPattern: merge.left)) << 32 | UInt64(UInt32(bitPattern: merge.right)),
                          UInt64(rank) << 32 | UInt64(UInt32(bitPattern: merged)))
         }
-        let byteLevelIDs: [Int32]? = {
-            var ids: [Int32] = []
-            for byte in 0..<256 {
-                guard let id = vocabulary[ByteLevelAlphabet.encodedByte[byte]] else { return nil }
-                ids.append(id)
-            }
-            return ids
-        }()
+        let byteLevelIDs = ByteLevelAlphabet.tokenIDs(in: vocabulary)
         let sentencePiece = builder != .gpt2
         // GemmaTokenizer names "<unk>" as the model's unknown token; LlamaTokenizer and
         // GPT2Tokenizer give none (characters without a byte piece are then dropped).

@@ -57,4 +57,15 @@ enum ByteLevelAlphabet {
         }
         return ok ? out : nil
     }
+
+    /// The id of every byte's alphabet character in `vocabulary`, nil unless all 256 are there
+    /// (a byte-level BPE model then encodes any byte without searching its merges).
+    static func tokenIDs(in vocabulary: BytesMap) -> [Int32]? {
+        var ids: [Int32] = []
+        for byte in 0..<256 {
+            guard let id = vocabulary[encodedByte[byte]] else { return nil }
+            ids.append(id)
+        }
+        return ids
+    }
 }

@@ -285,14 +285,7 @@ struct HFTokenizerLoader {
                        UInt64(rank) << 32 | UInt64(UInt32(bitPattern: newID)))
             rank += 1
         }
-        let byteLevelIDs: [Int32]? = {
-            var ids: [Int32] = []
-            for byte in 0..<256 {
-                guard let id = vocabulary[ByteLevelAlphabet.encodedByte[byte]] else { return nil }
-                ids.append(id)
-            }
-            return ids
-        }()
+        let byteLevelIDs = ByteLevelAlphabet.tokenIDs(in: vocabulary)
         return BPEModel(
             vocabulary: vocabulary, tokens: tokens, tokenStrings: tokens.map { $0.map { UTF8Bytes.string($0) } },
             merges: merges,
