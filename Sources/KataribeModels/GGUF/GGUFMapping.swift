@@ -21,6 +21,17 @@ struct GGUFMapping: Sendable {
     var interleavedQueryKey = false
     /// Gemma's norms are stored as 1 + w by llama.cpp's converter; transformers subtracts one.
     var normsStoredPlusOne = false
+    /// GPT-NeoX's fused `query_key_value` is per head `[q, k, v]` in the checkpoint; llama.cpp's
+    /// converter writes it (weight rows and bias) as `[all q; all k; all v]`, the order restored on
+    /// load. Names the GGUF tensor (`attn_qkv`) this applies to.
+    var groupedQueryKeyValue: String? = nil
+    /// Names outside the layers (GGUF stem → checkpoint stem).
+    var globals: [String: String] = GGUFMapping.globalTensors
+    /// What a layer's checkpoint names start with (followed by the layer number and a dot).
+    var layerPrefix = "model.layers."
+    /// Config values computed from others once the metadata is in (e.g. a rotary fraction from the
+    /// rotary dimension count), for keys the config has no direct GGUF counterpart of.
+    var deriveConfig: @Sendable (inout [String: Any]) -> Void = { _ in }
 
     /// Keys every decoder architecture shares (llama.cpp writes them for all of them).
     static let commonConfigKeys: [String: String] = [
@@ -62,11 +73,11 @@ struct GGUFMapping: Sendable {
         var stem = ggufName
         if ggufName.hasSuffix(".weight") { suffix = ".weight" } else if ggufName.hasSuffix(".bias") { suffix = ".bias" } else { return nil }
         stem.removeLast(suffix.count)
-        if let global = Self.globalTensors[stem] { return global + suffix }
+        if let global = globals[stem] { return global + suffix }
         let parts = stem.split(separator: ".", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0] == "blk", let layer = Int(parts[1]), layer >= 0, String(layer) == parts[1],
               let name = layerTensors[String(parts[2])] else { return nil }
-        return "model.layers.\(layer).\(name)\(suffix)"
+        return "\(layerPrefix)\(layer).\(name)\(suffix)"
     }
 }
 

@@ -7,10 +7,11 @@ import KataribeTensor
 /// tensors stay in the file mapping in their stored formats (`GGMLMatrix`).
 extension ModelLoader {
     /// The architectures with a GGUF mapping (`general.architecture` values).
-    static let ggufArchitectures: [any GGUFArchitecture.Type] = [LlamaArchitecture.self, GemmaArchitecture.self]
+    static let ggufArchitectures: [any GGUFArchitecture.Type] = [LlamaArchitecture.self, GemmaArchitecture.self,
+                                                                     GPTNeoXArchitecture.self]
 
     /// `general.architecture` values Kataribe runs.
-    public static let supportedGGUFArchitectures = ["llama", "qwen2", "qwen3", "gemma2", "gemma3"]
+    public static let supportedGGUFArchitectures = ["llama", "qwen2", "qwen3", "gemma2", "gemma3", "gptneox"]
 
     /// Whether `url` names a GGUF file (by extension; the reader checks the magic).
     public static func isGGUF(_ url: URL) -> Bool { url.pathExtension.lowercased() == "gguf" }
@@ -50,6 +51,8 @@ extension ModelLoader {
             guard let value = metadata[key] else { continue }
             if let integer = value.int {
                 config[configKey] = integer
+            } else if let flag = value.bool {
+                config[configKey] = flag
             } else if let number = value.float {
                 config[configKey] = Double(number)
             } else {
@@ -65,6 +68,7 @@ extension ModelLoader {
             config["vocab_size"] = tokens
         }
         config["tie_word_embeddings"] = !file.tensors.contains { $0.name == "output.weight" }
+        mapping.deriveConfig(&config)
         guard JSONSerialization.isValidJSONObject(config),
               let data = try? JSONSerialization.data(withJSONObject: config, options: [.sortedKeys]) else {
             throw .configUnreadable(file: path, reason: "metadata does not form a config (non-finite number?)")
@@ -102,6 +106,14 @@ extension ModelLoader {
                 }
                 rowOrder = Self.deinterleavedRows(rows: rows, groups: groups)
             }
+            // A fused qkv written as [all q; all k; all v]: back to per head [q, k, v].
+            if let fused = mapping.groupedQueryKeyValue, info.name.contains(".\(fused).") {
+                let rows = info.shape.first ?? 0
+                guard heads > 0, rows % (3 * heads) == 0 else {
+                    throw .shapeMismatch(file: path, name: info.name, expected: [3 * heads, -1], actual: info.shape)
+                }
+                rowOrder = Self.perHeadQueryKeyValueRows(rows: rows, heads: heads)
+            }
             if info.type.denseType != nil {
                 guard var tensor = file.denseTensor(info) else {
                     throw .unsupportedFeature(file: path, feature: "tensor '\(info.name)' of type \(info.type)")
@@ -131,7 +143,7 @@ extension ModelLoader {
         do {
             (weights, tied) = try A.takeWeights(&taker, config: config)
         } catch {
-            throw Self.renamingTensors(error, ggufNames)
+            throw Self.renamingTensors(error, ggufNames, mapping: mapping)
         }
         // As for Kataribe's own quantized weights (and llama.cpp's default): a float16 cache when the
         // matrices stay quantized, float32 when they are (or become) float.
@@ -153,6 +165,24 @@ extension ModelLoader {
             }
         }
         return order
+    }
+
+    /// Row order that undoes llama.cpp's regrouping of a fused qkv: checkpoint row h·3d + t·d + i
+    /// (head h, t = q, k, v) was written as row t·H·d + h·d + i (H heads of d rows).
+    static func perHeadQueryKeyValueRows(rows: Int, heads: Int) -> [Int] {
+        let d = rows / (3 * heads)
+        var order = [Int](repeating: 0, count: rows)
+        for h in 0..<heads {
+            for t in 0..<3 {
+                for i in 0..<d { order[h * 3 * d + t * d + i] = t * heads * d + h * d + i }
+            }
+        }
+        return order
+    }
+
+    /// `perHeadQueryKeyValueRows` for tests outside the module.
+    public static func perHeadQueryKeyValueRowsForTesting(rows: Int, heads: Int) -> [Int] {
+        perHeadQueryKeyValueRows(rows: rows, heads: heads)
     }
 
     /// `deinterleavedRows` for tests outside the module.
@@ -178,8 +208,11 @@ extension ModelLoader {
     }
 
     /// Errors about weights name the tensor as the GGUF file does.
-    static func renamingTensors(_ error: ModelError, _ ggufNames: [String: String]) -> ModelError {
-        func gguf(_ name: String) -> String { ggufNames[name] ?? Self.ggufName(forCheckpointName: name) ?? name }
+    static func renamingTensors(_ error: ModelError, _ ggufNames: [String: String],
+                                mapping: GGUFMapping? = nil) -> ModelError {
+        func gguf(_ name: String) -> String {
+            ggufNames[name] ?? Self.ggufName(forCheckpointName: name, globals: mapping?.globals ?? GGUFMapping.globalTensors) ?? name
+        }
         switch error {
         case .missingTensor(let file, let name): return .missingTensor(file: file, name: gguf(name))
         case .shapeMismatch(let file, let name, let expected, let actual):
@@ -190,8 +223,9 @@ extension ModelLoader {
     }
 
     /// The GGUF spelling of a checkpoint name that is absent from the file (for "missing" errors).
-    static func ggufName(forCheckpointName name: String) -> String? {
-        for (gguf, checkpoint) in GGUFMapping.globalTensors where name.hasPrefix(checkpoint + ".") {
+    static func ggufName(forCheckpointName name: String,
+                         globals: [String: String] = GGUFMapping.globalTensors) -> String? {
+        for (gguf, checkpoint) in globals where name.hasPrefix(checkpoint + ".") {
             return gguf + name.dropFirst(checkpoint.count)
         }
         return nil

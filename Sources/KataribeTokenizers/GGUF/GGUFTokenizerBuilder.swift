@@ -114,6 +114,13 @@ public enum GGUFTokenizerBuilder {
         // from ids, because 515k merges as JSON strings cost a second for Gemma).
         var root = JSONObject(members: [])
         setPipeline(&root, builder: builder)
+        // transformers maps no `gptneox` files; the model type's own class, GPTNeoXTokenizer (like
+        // every GPT-NeoX tokenizer.json: EleutherAI's, open-calm's), puts NFC before the byte-level
+        // split, which llama.cpp's `gpt2` vocabulary does not record. With it the ids are the
+        // original tokenizer.json's for any text (llama.cpp's differ on text not in NFC).
+        if builder == .gpt2, metadata.architecture == "gptneox" {
+            root.set("normalizer", .object(["type": .string("NFC")]))
+        }
         if let pre = metadata.pre, let pattern = preTokenizerSplits[pre] {
             root.set("pre_tokenizer", .object(["type": .string("Sequence"), "pretokenizers": .array([
                 .object(["type": .string("Split"), "pattern": .object(["Regex": .string(pattern)]),
