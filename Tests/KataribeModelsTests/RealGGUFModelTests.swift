@@ -37,8 +37,12 @@ struct RealGGUFModelTests {
         let file: String
         let passages: [Passage]
         let generations: [Generation]
+        /// llama.cpp scoring each passage in one call, and decoding it one token per call.
         let llamaCpp: PeerFigures
-        enum CodingKeys: String, CodingKey { case file, passages, generations, llamaCpp = "llama_cpp" }
+        let llamaCppSequential: PeerFigures
+        enum CodingKeys: String, CodingKey {
+            case file, passages, generations, llamaCpp = "llama_cpp", llamaCppSequential = "llama_cpp_sequential"
+        }
     }
     struct Reference: Decodable { let models: [Model] }
 
@@ -99,8 +103,10 @@ struct RealGGUFModelTests {
         }
         print("\(model.rawValue) scored: \(agreement) (llama.cpp: mean |Δ| \(reference.llamaCpp.meanAbsDeltaLogprob), "
               + "argmax \(reference.llamaCpp.argmaxAgreement))")
+        // Measured 0.0008 / 0.0005 (the float16 KV cache is most of it); llama.cpp is at 0.08 / 0.11
+        // on these files, and 0.0011 even on their float32 dequantization.
         #expect(agreement.positions >= 400)
-        #expect(agreement.meanDelta < 0.001)
+        #expect(agreement.meanDelta < 0.005)
         #expect(agreement.argmaxAgreement >= 0.99)
     }
 
@@ -117,10 +123,11 @@ struct RealGGUFModelTests {
             for id in passage.ids { rows.append(try session.append([id])) }
             agreement.add(rows, passage)
         }
-        print("\(model.rawValue) decoded: \(agreement) (llama.cpp: mean |Δ| \(reference.llamaCpp.meanAbsDeltaLogprob), "
-              + "argmax \(reference.llamaCpp.argmaxAgreement), perplexity \(reference.llamaCpp.perplexityLlamaCpp))")
-        #expect(agreement.meanDelta <= reference.llamaCpp.meanAbsDeltaLogprob * 1.25)
-        #expect(agreement.argmaxAgreement >= reference.llamaCpp.argmaxAgreement - 0.03)
+        let peer = reference.llamaCppSequential
+        print("\(model.rawValue) decoded: \(agreement) (llama.cpp decoding the same way: mean |Δ| \(peer.meanAbsDeltaLogprob), "
+              + "argmax \(peer.argmaxAgreement), perplexity \(peer.perplexityLlamaCpp))")
+        #expect(agreement.meanDelta <= peer.meanAbsDeltaLogprob * 1.25)
+        #expect(agreement.argmaxAgreement >= peer.argmaxAgreement - 0.03)
     }
 
     @Test("Greedy continuations equal transformers'",
