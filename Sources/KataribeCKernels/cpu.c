@@ -10,6 +10,11 @@ int kc_isa_detected(void) {
         __builtin_cpu_init();
         detected = (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
             ? KC_ISA_AVX2 : KC_ISA_GENERIC;
+        // VNNI's vpdpbusd replaces vpmaddubsw + vpmaddwd in the int8 GEMV, and BW/VL give byte
+        // operations on 512 and 256 bits; without all four the AVX2 kernels are used.
+        if (detected == KC_ISA_AVX2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+            && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni"))
+            detected = KC_ISA_AVX512;
 #else
         detected = KC_ISA_GENERIC;
 #endif

@@ -61,7 +61,7 @@ KC_AVX2 static void row_avx2(const kc_weights *w, long r, long k0, long count, f
     }
     case KC_W_Q8: kc_dequantize_q8(&w->quantized, r, k0, count, out); return;
     case KC_W_Q4: kc_dequantize_q4(&w->quantized, r, k0, count, out); return;
-    default: break;
+    default: break;  // F32 copies; GGML: kc_ggml_dequantize_row dispatches to its AVX2 version
     }
     row_generic(w, r, k0, count, out);
 }

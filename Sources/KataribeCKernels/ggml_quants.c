@@ -7,8 +7,10 @@
 // does: Q8_0-like blocks of 32 (float scale, int8 codes, the scale times the code sum for the
 // formats with an offset) for the 32-weight formats, Q8_K-like blocks of 256 (float scale, int8
 // codes, code sums per 16) for the K formats. Every block's integer dot product is exact and the
-// same in the portable and the AVX2 code; only the float sum over blocks runs in another order
-// (8 lanes, then a horizontal sum), so the two agree within a few float ulps of Σ|block terms|.
+// same in the portable, AVX2 and AVX-512 code; only the float sum over blocks runs in another
+// order (8 or 16 lanes, then a horizontal sum), so they agree within a few float ulps of
+// Σ|block terms|. Dequantization has an AVX2 version (used by the prompt GEMM to widen weights)
+// that is bit-identical to the portable one.
 #include "internal.h"
 
 #pragma STDC FP_CONTRACT OFF
@@ -282,7 +284,7 @@ static void dequantize_block(int type, const uint8_t *blk, float *out) {
     }
 }
 
-void kc_ggml_dequantize_row(int type, const void *src, long n, float *out) {
+static void dequantize_row_generic(int type, const void *src, long n, float *out) {
     const long bs = kc_ggml_block_size(type), bytes = kc_ggml_block_bytes(type);
     for (long b = 0; b < n / bs; b++) dequantize_block(type, (const uint8_t *)src + b * bytes, out + b * bs);
 }
@@ -616,6 +618,169 @@ KC_GGML_ROWS_AVX2(Q4_K, row256_avx2, a256)
 KC_GGML_ROWS_AVX2(Q5_K, row256_avx2, a256)
 KC_GGML_ROWS_AVX2(Q6_K, row256_avx2, a256)
 
+// MARK: AVX2 dequantization
+//
+// Widening weights for the prompt GEMM (gemm.c) runs once per weight per call, so the scalar
+// unpacking above cost a large share of prompt time. These do the same float32 operations as
+// dequantize_block eight lanes at a time: codes become exact int32, the per-block factors are the
+// same scalar products computed in the same order, and multiply and add stay separate
+// instructions (no FMA) — so every output is bit for bit the portable one.
+
+enum { DQ_SCALE = 0, DQ_PLUS = 1, DQ_MINUS = 2 };
+
+/// 8 int32 codes (offset already subtracted) → d·q, d·q + m or d·q − m.
+KC_AVX2 static inline __attribute__((always_inline)) void dq8(__m256i q, __m256 d, __m256 m, int mode, float *out) {
+    __m256 v = _mm256_mul_ps(d, _mm256_cvtepi32_ps(q));
+    if (mode == DQ_PLUS) v = _mm256_add_ps(v, m);
+    if (mode == DQ_MINUS) v = _mm256_sub_ps(v, m);
+    _mm256_storeu_ps(out, v);
+}
+
+/// 16 unsigned byte codes, minus `offset`, with one scale (and minimum).
+KC_AVX2 static inline __attribute__((always_inline)) void dq16(__m128i u, int offset, float d, float m, int mode, float *out) {
+    const __m256i off = _mm256_set1_epi32(offset);
+    const __m256 dv = _mm256_set1_ps(d), mv = _mm256_set1_ps(m);
+    dq8(_mm256_sub_epi32(_mm256_cvtepu8_epi32(u), off), dv, mv, mode, out);
+    dq8(_mm256_sub_epi32(_mm256_cvtepu8_epi32(_mm_srli_si128(u, 8)), off), dv, mv, mode, out + 8);
+}
+
+/// 32 unsigned byte codes with one scale.
+KC_AVX2 static inline __attribute__((always_inline)) void dq32(__m256i u, int offset, float d, float m, int mode, float *out) {
+    dq16(_mm256_castsi256_si128(u), offset, d, m, mode, out);
+    dq16(_mm256_extracti128_si256(u, 1), offset, d, m, mode, out + 16);
+}
+
+/// 32 unsigned byte codes, the first 16 with (d0, m0), the last 16 with (d1, m1).
+KC_AVX2 static inline __attribute__((always_inline)) void dq32_pair(__m256i u, int offset, float d0, float m0, float d1,
+                                                                    float m1, int mode, float *out) {
+    dq16(_mm256_castsi256_si128(u), offset, d0, m0, mode, out);
+    dq16(_mm256_extracti128_si256(u, 1), offset, d1, m1, mode, out + 16);
+}
+
+KC_AVX2 static inline __attribute__((always_inline)) void dequantize_block_avx2(int type, const uint8_t *blk, float *out) {
+    const __m256i low4 = _mm256_set1_epi8(15), low2 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+    switch (type) {
+    case KC_GGML_Q8_0: {
+        const __m256 d = _mm256_set1_ps(load_half(blk)), zero = _mm256_setzero_ps();
+        for (int j = 0; j < 32; j += 8)
+            dq8(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(blk + 2 + j))), d, zero, DQ_SCALE, out + j);
+        break;
+    }
+    case KC_GGML_Q4_0: dq32(nibbles32(blk + 2), 8, load_half(blk), 0, DQ_SCALE, out); break;
+    case KC_GGML_Q5_0:
+        dq32(_mm256_or_si256(nibbles32(blk + 6), fifth_bits(load_u32(blk + 2))), 16, load_half(blk), 0, DQ_SCALE, out);
+        break;
+    case KC_GGML_Q4_1: dq32(nibbles32(blk + 4), 0, load_half(blk), load_half(blk + 2), DQ_PLUS, out); break;
+    case KC_GGML_Q5_1:
+        dq32(_mm256_or_si256(nibbles32(blk + 8), fifth_bits(load_u32(blk + 4))), 0, load_half(blk), load_half(blk + 2),
+             DQ_PLUS, out);
+        break;
+    case KC_GGML_Q2_K: {
+        const float d = load_half(blk + 80), dmin = load_half(blk + 82);
+        float dl[16], ml[16];
+        for (int i = 0; i < 16; i++) { dl[i] = d * (float)(blk[i] & 15); ml[i] = dmin * (float)(blk[i] >> 4); }
+        for (int h = 0; h < 2; h++) {
+            __m256i Q = _mm256_loadu_si256((const __m256i *)(blk + 16 + 32 * h));
+            for (int s = 0; s < 4; s++) {
+                int i = 8 * h + 2 * s;
+                dq32_pair(_mm256_and_si256(_mm256_srli_epi16(Q, 2 * s), low2), 0, dl[i], ml[i], dl[i + 1], ml[i + 1], DQ_MINUS,
+                          out + 128 * h + 32 * s);
+            }
+        }
+        break;
+    }
+    case KC_GGML_Q3_K: {
+        const float d = load_half(blk + 108);
+        int sc[16];
+        k3_scales(blk + 96, sc);
+        float dl[16];
+        for (int i = 0; i < 16; i++) dl[i] = d * (float)sc[i];
+        __m256i H = _mm256_loadu_si256((const __m256i *)blk);
+        for (int h = 0; h < 2; h++) {
+            __m256i Q = _mm256_loadu_si256((const __m256i *)(blk + 32 + 32 * h));
+            for (int s = 0; s < 4; s++) {
+                __m256i hb = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(H, 4 * h + s), one), 2);
+                __m256i u = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(Q, 2 * s), low2), hb);
+                int i = 8 * h + 2 * s;
+                dq32_pair(u, 4, dl[i], 0, dl[i + 1], 0, DQ_SCALE, out + 128 * h + 32 * s);
+            }
+        }
+        break;
+    }
+    case KC_GGML_Q4_K: case KC_GGML_Q5_K: {
+        const float d = load_half(blk), dmin = load_half(blk + 2);
+        int sc[8], mn[8];
+        k4_scales(blk + 4, sc, mn);
+        const uint8_t *qs = blk + (type == KC_GGML_Q4_K ? 16 : 48);
+        __m256i H = type == KC_GGML_Q5_K ? _mm256_loadu_si256((const __m256i *)(blk + 16)) : _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++) {
+            __m256i Q = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
+            __m256i lo = _mm256_and_si256(Q, low4), hi = _mm256_and_si256(_mm256_srli_epi16(Q, 4), low4);
+            if (type == KC_GGML_Q5_K) {
+                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(H, 2 * c), one), 4));
+                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(H, 2 * c + 1), one), 4));
+            }
+            int j = 2 * c;
+            dq32(lo, 0, d * (float)sc[j], dmin * (float)mn[j], DQ_MINUS, out + 64 * c);
+            dq32(hi, 0, d * (float)sc[j + 1], dmin * (float)mn[j + 1], DQ_MINUS, out + 64 * c + 32);
+        }
+        break;
+    }
+    case KC_GGML_Q6_K: {
+        const float d = load_half(blk + 208);
+        float dl[16];
+        for (int i = 0; i < 16; i++) dl[i] = d * (float)(int8_t)blk[192 + i];
+        for (int h = 0; h < 2; h++) {
+            __m256i L0 = _mm256_loadu_si256((const __m256i *)(blk + 64 * h));
+            __m256i L1 = _mm256_loadu_si256((const __m256i *)(blk + 64 * h + 32));
+            __m256i H = _mm256_loadu_si256((const __m256i *)(blk + 128 + 32 * h));
+            __m256i u[4] = {
+                _mm256_or_si256(_mm256_and_si256(L0, low4), _mm256_slli_epi16(_mm256_and_si256(H, low2), 4)),
+                _mm256_or_si256(_mm256_and_si256(L1, low4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(H, 2), low2), 4)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(L0, 4), low4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(H, 4), low2), 4)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(L1, 4), low4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(H, 6), low2), 4)),
+            };
+            for (int s = 0; s < 4; s++) {
+                int i = 8 * h + 2 * s;
+                dq32_pair(u[s], 32, dl[i], 0, dl[i + 1], 0, DQ_SCALE, out + 128 * h + 32 * s);
+            }
+        }
+        break;
+    }
+    }
+}
+
+#define KC_GGML_DEQUANT_AVX2(TYPE)                                                                     \
+    KC_AVX2 static void dequantize_##TYPE(const uint8_t *src, long blocks, float *out) {               \
+        const long bs = kc_ggml_block_size(KC_GGML_##TYPE), bytes = block_bytes(KC_GGML_##TYPE);       \
+        for (long b = 0; b < blocks; b++) dequantize_block_avx2(KC_GGML_##TYPE, src + b * bytes, out + b * bs); \
+    }
+KC_GGML_DEQUANT_AVX2(Q4_0)
+KC_GGML_DEQUANT_AVX2(Q4_1)
+KC_GGML_DEQUANT_AVX2(Q5_0)
+KC_GGML_DEQUANT_AVX2(Q5_1)
+KC_GGML_DEQUANT_AVX2(Q8_0)
+KC_GGML_DEQUANT_AVX2(Q2_K)
+KC_GGML_DEQUANT_AVX2(Q3_K)
+KC_GGML_DEQUANT_AVX2(Q4_K)
+KC_GGML_DEQUANT_AVX2(Q5_K)
+KC_GGML_DEQUANT_AVX2(Q6_K)
+
+static void dequantize_row_avx2(int type, const uint8_t *src, long blocks, float *out) {
+    switch (type) {
+    case KC_GGML_Q4_0: dequantize_Q4_0(src, blocks, out); break;
+    case KC_GGML_Q4_1: dequantize_Q4_1(src, blocks, out); break;
+    case KC_GGML_Q5_0: dequantize_Q5_0(src, blocks, out); break;
+    case KC_GGML_Q5_1: dequantize_Q5_1(src, blocks, out); break;
+    case KC_GGML_Q8_0: dequantize_Q8_0(src, blocks, out); break;
+    case KC_GGML_Q2_K: dequantize_Q2_K(src, blocks, out); break;
+    case KC_GGML_Q3_K: dequantize_Q3_K(src, blocks, out); break;
+    case KC_GGML_Q4_K: dequantize_Q4_K(src, blocks, out); break;
+    case KC_GGML_Q5_K: dequantize_Q5_K(src, blocks, out); break;
+    case KC_GGML_Q6_K: dequantize_Q6_K(src, blocks, out); break;
+    }
+}
+
 static void gemv_avx2(int type, const uint8_t *w, long row_bytes, long cols, long r0, long r1,
                       const void *xq, float *y, const float *bias) {
     switch (type) {
@@ -631,12 +796,163 @@ static void gemv_avx2(int type, const uint8_t *w, long row_bytes, long cols, lon
     case KC_GGML_Q6_K: rows_Q6_K(w, row_bytes, cols, r0, r1, xq, y, bias); break;
     }
 }
+
+// MARK: AVX-512 GEMV (F/BW/VL + VNNI)
+//
+// The same integer block sums as the AVX2 code with fewer instructions, which is what limits the
+// GEMV once the weights stream at full speed. Kept only where it measured faster on the
+// development machine (AMD EPYC Zen 4, 512-bit operations issued as two 256-bit halves;
+// 2048×8192, one thread):
+//   - Q6_K in 512 bits (0.53 → 0.45 ms): 128 codes assembled from ql/qh with two vpternlog,
+//     vpermw hands the int16 scales to their 16 weights, vpdpwssd folds the scale multiply
+//     into the accumulation;
+//   - Q4_0/Q4_1/Q5_0/Q5_1 in 256 bits (Q5_0 0.89 → 0.70 ms, Q4_0 0.62 → 0.57): vpdpbusd does
+//     vpmaddubsw + vpmaddwd in one, a byte mask gives Q5's fifth bits in one masked add.
+// Measured slower and so left on AVX2: the 32-weight formats two blocks per 512-bit vector
+// (10-30%: building the two-scale vector costs more than it saves), Q4_K/Q5_K in 512 bits (13%),
+// Q8_0 with 256-bit vpdpbusd (|w|·sign(x, w), 1.7× slower for reasons not found). Float factors,
+// offsets and minimums are the AVX2 code's.
+
+/// vpermw indices: words 8q...8q + 7 ← word j + q (Q6_K: one scale per 16 weights = 8 words).
+KC_AVX512 static inline __m512i scale_index16(int j) {
+    return _mm512_inserti64x4(
+        _mm512_castsi256_si512(_mm256_setr_epi16((short)j, (short)j, (short)j, (short)j, (short)j, (short)j, (short)j, (short)j,
+                                                 (short)(j + 1), (short)(j + 1), (short)(j + 1), (short)(j + 1),
+                                                 (short)(j + 1), (short)(j + 1), (short)(j + 1), (short)(j + 1))),
+        _mm256_setr_epi16((short)(j + 2), (short)(j + 2), (short)(j + 2), (short)(j + 2), (short)(j + 2), (short)(j + 2),
+                          (short)(j + 2), (short)(j + 2), (short)(j + 3), (short)(j + 3), (short)(j + 3), (short)(j + 3),
+                          (short)(j + 3), (short)(j + 3), (short)(j + 3), (short)(j + 3)), 1);
+}
+
+/// Σ u·x over 64 codes, each pair sum (≤ 2·63·127, inside int16) times its int16 multiplier,
+/// added to `sum`.
+KC_AVX512 static inline __m512i weighted512(__m512i sum, __m512i u, const int8_t *x, __m512i multipliers) {
+    return _mm512_dpwssd_epi32(sum, _mm512_maddubs_epi16(u, _mm512_loadu_si512(x)), multipliers);
+}
+
+/// Q6_K only (Q4_K/Q5_K in 512 bits measured 13% slower than their AVX2 rows).
+KC_AVX512 static inline __attribute__((always_inline)) float row256_avx512(int type, const uint8_t *row, long cols,
+                                                                          const a256 *x) {
+    const long bytes = block_bytes(type), blocks = cols / 256;
+    const __m512i low4 = _mm512_set1_epi8(15), high2 = _mm512_set1_epi8(0x30);
+    __m512 acc = _mm512_setzero_ps();
+    for (long b = 0; b < blocks; b++) {
+        const uint8_t *blk = row + b * bytes;
+        const a256 *a = &x[b];
+        kc_prefetch_lines(blk + KC_PREFETCH_BYTES, bytes);
+        __m512i sum = _mm512_setzero_si512();
+        __m128i packed = _mm_loadu_si128((const __m128i *)(blk + 192));
+        __m512i sc = _mm512_castsi256_si512(_mm256_cvtepi8_epi16(packed));
+        for (int h = 0; h < 2; h++) {
+            // Low nibbles of ql[64h...64h + 63] are weights 128h + 0...63 in order, high
+            // nibbles 128h + 64...127; their two high bits are bits 0-1, 2-3 (low nibbles)
+            // and 4-5, 6-7 (high nibbles) of qh[32h + l]: [H | H >> 2] lines them up.
+            __m512i L = _mm512_loadu_si512(blk + 64 * h);
+            __m256i H = _mm256_loadu_si256((const __m256i *)(blk + 128 + 32 * h));
+            __m512i HH = _mm512_inserti64x4(_mm512_castsi256_si512(H), _mm256_srli_epi16(H, 2), 1);
+            // (L & 15) | high bits in one vpternlog: A·C + B is truth table 0xEC.
+            __m512i u0 = _mm512_ternarylogic_epi32(L, _mm512_and_si512(_mm512_slli_epi16(HH, 4), high2), low4, 0xEC);
+            __m512i u1 = _mm512_ternarylogic_epi32(_mm512_srli_epi16(L, 4), _mm512_and_si512(HH, high2), low4, 0xEC);
+            sum = weighted512(sum, u0, a->q + 128 * h, _mm512_permutexvar_epi16(scale_index16(8 * h), sc));
+            sum = weighted512(sum, u1, a->q + 128 * h + 64, _mm512_permutexvar_epi16(scale_index16(8 * h + 4), sc));
+        }
+        // Codes are stored +32: subtract 32·Σ_i s_i·Σq_x.
+        __m128i lo128 = _mm_cvtepi8_epi16(packed), hi128 = _mm_cvtepi8_epi16(_mm_srli_si128(packed, 8));
+        sum = _mm512_sub_epi32(sum, _mm512_zextsi128_si512(_mm_slli_epi32(scaled_bsums(lo128, hi128, a->bsums), 5)));
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(half_avx2(blk + 208) * a->d), _mm512_cvtepi32_ps(sum), acc);
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+
+/// One block's integer dot product in 8 int32 lanes with 256-bit VNNI: vpdpbusd does the AVX2
+/// code's vpmaddubsw + vpmaddwd in one instruction, and Q5's fifth bits come from a byte mask
+/// (one masked add instead of five instructions spreading bits to bytes).
+KC_AVX512 static inline __attribute__((always_inline)) __m256i block32_vnni(int type, const uint8_t *blk, const a32 *x,
+                                                                           float *mins) {
+    const __m256i xq = _mm256_loadu_si256((const __m256i *)x->q), zero = _mm256_setzero_si256();
+    switch (type) {
+    case KC_GGML_Q4_0:
+        *mins -= 8 * half_avx2(blk) * x->s;
+        return _mm256_dpbusd_epi32(zero, nibbles32(blk + 2), xq);
+    case KC_GGML_Q5_0: {
+        *mins -= 16 * half_avx2(blk) * x->s;
+        __m256i u = nibbles32(blk + 6);
+        u = _mm256_mask_add_epi8(u, (__mmask32)load_u32(blk + 2), u, _mm256_set1_epi8(16));
+        return _mm256_dpbusd_epi32(zero, u, xq);
+    }
+    case KC_GGML_Q4_1:
+        *mins += half_avx2(blk + 2) * x->s;
+        return _mm256_dpbusd_epi32(zero, nibbles32(blk + 4), xq);
+    default: {  // Q5_1
+        *mins += half_avx2(blk + 2) * x->s;
+        __m256i u = nibbles32(blk + 8);
+        u = _mm256_mask_add_epi8(u, (__mmask32)load_u32(blk + 4), u, _mm256_set1_epi8(16));
+        return _mm256_dpbusd_epi32(zero, u, xq);
+    }
+    }
+}
+
+/// row32_avx2's loop over block32_vnni.
+KC_AVX512 static inline __attribute__((always_inline)) float row32_vnni(int type, const uint8_t *row, long cols,
+                                                                       const a32 *x) {
+    const long bytes = block_bytes(type), blocks = cols / 32;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    float mins0 = 0, mins1 = 0;
+    long b = 0;
+    for (; b + 2 <= blocks; b += 2) {
+        const uint8_t *blk = row + b * bytes;
+        _mm_prefetch((const char *)blk + KC_PREFETCH_BYTES, _MM_HINT_NTA);
+        __m256i s0 = block32_vnni(type, blk, &x[b], &mins0);
+        __m256i s1 = block32_vnni(type, blk + bytes, &x[b + 1], &mins1);
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(half_avx2(blk) * x[b].d), _mm256_cvtepi32_ps(s0), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(half_avx2(blk + bytes) * x[b + 1].d), _mm256_cvtepi32_ps(s1), acc1);
+    }
+    if (b < blocks) {
+        const uint8_t *blk = row + b * bytes;
+        __m256i s0 = block32_vnni(type, blk, &x[b], &mins0);
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(half_avx2(blk) * x[b].d), _mm256_cvtepi32_ps(s0), acc0);
+    }
+    return hsum8(_mm256_add_ps(acc0, acc1)) + (mins0 + mins1);
+}
+
+#define KC_GGML_ROWS_AVX512(TYPE, ROW_FN, BLOCK)                                                        \
+    KC_AVX512 static void rows512_##TYPE(const uint8_t *w, long row_bytes, long cols, long r0, long r1,  \
+                                         const void *xq, float *y, const float *bias) {                 \
+        for (long r = r0; r < r1; r++)                                                                 \
+            y[r] = ROW_FN(KC_GGML_##TYPE, w + r * row_bytes, cols, (const BLOCK *)xq) + (bias ? bias[r] : 0); \
+    }
+KC_GGML_ROWS_AVX512(Q4_0, row32_vnni, a32)
+KC_GGML_ROWS_AVX512(Q4_1, row32_vnni, a32)
+KC_GGML_ROWS_AVX512(Q5_0, row32_vnni, a32)
+KC_GGML_ROWS_AVX512(Q5_1, row32_vnni, a32)
+KC_GGML_ROWS_AVX512(Q6_K, row256_avx512, a256)
+
+static void gemv_avx512(int type, const uint8_t *w, long row_bytes, long cols, long r0, long r1,
+                        const void *xq, float *y, const float *bias) {
+    switch (type) {
+    case KC_GGML_Q4_0: rows512_Q4_0(w, row_bytes, cols, r0, r1, xq, y, bias); break;
+    case KC_GGML_Q4_1: rows512_Q4_1(w, row_bytes, cols, r0, r1, xq, y, bias); break;
+    case KC_GGML_Q5_0: rows512_Q5_0(w, row_bytes, cols, r0, r1, xq, y, bias); break;
+    case KC_GGML_Q5_1: rows512_Q5_1(w, row_bytes, cols, r0, r1, xq, y, bias); break;
+    case KC_GGML_Q6_K: rows512_Q6_K(w, row_bytes, cols, r0, r1, xq, y, bias); break;
+    default: gemv_avx2(type, w, row_bytes, cols, r0, r1, xq, y, bias); break;  // measured no faster here
+    }
+}
 #endif
 
 void kc_ggml_gemv(int type, const void *w, long row_bytes, long cols, long r0, long r1, const void *xq,
                   float *y, const float *bias) {
 #if KC_X86
-    if (kc_isa() >= KC_ISA_AVX2) { gemv_avx2(type, w, row_bytes, cols, r0, r1, xq, y, bias); return; }
+    int isa = kc_isa();
+    if (isa >= KC_ISA_AVX512) { gemv_avx512(type, w, row_bytes, cols, r0, r1, xq, y, bias); return; }
+    if (isa >= KC_ISA_AVX2) { gemv_avx2(type, w, row_bytes, cols, r0, r1, xq, y, bias); return; }
 #endif
     gemv_generic(type, w, row_bytes, cols, r0, r1, xq, y, bias);
+}
+
+void kc_ggml_dequantize_row(int type, const void *src, long n, float *out) {
+#if KC_X86
+    if (kc_isa() >= KC_ISA_AVX2) { dequantize_row_avx2(type, src, n / kc_ggml_block_size(type), out); return; }
+#endif
+    dequantize_row_generic(type, src, n, out);
 }

@@ -12,6 +12,8 @@
 // Functions with this attribute may use AVX2/FMA/F16C intrinsics; they run only after kc_isa()
 // said the CPU has them, so the rest of the library stays portable.
 #define KC_AVX2 __attribute__((target("avx2,fma,f16c")))
+// Likewise after kc_isa() returned KC_ISA_AVX512 (AVX-512 F/BW/VL and VNNI on top of AVX2).
+#define KC_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
 
 /// How far ahead of a stream read once per token (weights, cached keys and values) the kernels
 /// prefetch: on the development machine (AMD Zen, two cores) the hardware prefetchers alone left

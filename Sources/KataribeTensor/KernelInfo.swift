@@ -2,9 +2,11 @@ import KataribeCKernels
 
 /// Which kernel variants this CPU runs (reported by `kataribe bench`).
 public enum KernelInfo {
-    /// `avx2` when the CPU has AVX2, FMA and F16C, else `generic`.
+    /// `avx512` when the CPU also has AVX-512 F/BW/VL and VNNI (the GGML GEMV uses them; other
+    /// kernels run their AVX2 versions), `avx2` when it has AVX2, FMA and F16C, else `generic`.
     public static var instructionSet: String {
-        kc_isa() >= KC_ISA_AVX2 ? "avx2" : "generic"
+        let isa = kc_isa()
+        return isa >= KC_ISA_AVX512 ? "avx512" : isa >= KC_ISA_AVX2 ? "avx2" : "generic"
     }
 
     /// Runs the portable C kernels even on an AVX2 CPU, on the calling thread only (tests compare

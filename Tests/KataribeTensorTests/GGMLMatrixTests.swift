@@ -62,6 +62,16 @@ private func activationTolerance(weights w: ArraySlice<Float>, x: [Float], block
     return bound * 1.001 + magnitude * 1e-5 + 1e-12
 }
 
+/// Every instruction set this CPU runs, portable first (kc_isa values).
+private let availableISAs: [Int32] = Array(Int32(KC_ISA_GENERIC)...kc_isa_detected())
+
+/// Runs `body` with the C kernels forced to `isa` on this thread (so only with serial work).
+private func withISA<T>(_ isa: Int32, _ body: () throws -> T) rethrows -> T {
+    kc_force_isa(isa)
+    defer { kc_force_isa(kc_isa_detected()) }
+    return try body()
+}
+
 private func dot(_ w: ArraySlice<Float>, _ x: [Float]) -> Double {
     zip(w, x).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
 }
@@ -70,7 +80,8 @@ private func dot(_ w: ArraySlice<Float>, _ x: [Float]) -> Double {
 struct GGMLMatrixTests {
     static let fixtureNames = ["q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q2_k", "q3_k", "q4_k", "q5_k", "q6_k"]
 
-    @Test("dequantization equals gguf-py's bit for bit on committed fixtures", arguments: fixtureNames)
+    @Test("dequantization equals gguf-py's bit for bit on committed fixtures, on every instruction set this CPU has",
+          arguments: fixtureNames)
     func dequantizationMatchesGGUFPy(name: String) throws {
         let manifest = try JSONSerialization.jsonObject(
             with: Data(contentsOf: TestPaths.fixture("ggml/manifest.json"))) as! [String: Any]
@@ -84,12 +95,32 @@ struct GGMLMatrixTests {
                                     data: RawTensor(dtype: .uint8, shape: [blocks.count], storage: storage, byteOffset: 0))
         #expect(WeightFormat(ggml: type)?.rawValue == name)
 
-        let whole = floats(matrix)
-        #expect(whole.map(\.bitPattern) == reference.map(\.bitPattern))
-        var row = [Float](repeating: .nan, count: columns)
-        for r in 0..<rows {
-            WeightMatrix(matrix).row(r, into: &row)
-            #expect(row.map(\.bitPattern) == reference[r * columns..<(r + 1) * columns].map(\.bitPattern), "row \(r)")
+        // The portable dequantizer, then the AVX2 one the prompt GEMM widens weights with: both
+        // must give gguf-py's bits. Whole-matrix and per-row (GEMM widening) paths, serially so
+        // the forced instruction set applies.
+        for isa in availableISAs {
+            withISA(isa) {
+                let whole = floats(matrix)
+                #expect(whole.map(\.bitPattern) == reference.map(\.bitPattern), "isa \(isa)")
+                var row = [Float](repeating: .nan, count: columns)
+                for r in 0..<rows {
+                    WeightMatrix(matrix).row(r, into: &row)
+                    #expect(row.map(\.bitPattern) == reference[r * columns..<(r + 1) * columns].map(\.bitPattern),
+                            "isa \(isa) row \(r)")
+                }
+            }
+        }
+    }
+
+    @Test("vector dequantization equals the portable one bit for bit on random blocks (every code and scale sign)",
+          .enabled(if: kc_isa_detected() >= KC_ISA_AVX2, "this CPU has no AVX2"),
+          arguments: GGMLMatrix.supportedTypes)
+    func vectorDequantizationMatchesPortable(type: GGMLType) throws {
+        let matrix = try randomMatrix(type, rows: 7, columns: testColumns(type) * 2, seed: 300 + UInt64(type.rawValue))
+        let portable = withISA(Int32(KC_ISA_GENERIC)) { floats(matrix) }
+        for isa in availableISAs.dropFirst() {
+            let fast = withISA(isa) { floats(matrix) }
+            #expect(fast.map(\.bitPattern) == portable.map(\.bitPattern), "\(type) isa \(isa)")
         }
     }
 
@@ -112,27 +143,42 @@ struct GGMLMatrixTests {
         }
     }
 
-    @Test("AVX2 GEMV forms the same integer sums as the portable one (float summation order only)",
-          .enabled(if: kc_isa_detected() >= KC_ISA_AVX2, "this CPU has no AVX2"),
-          arguments: GGMLMatrix.supportedTypes)
-    func avx2MatchesPortable(type: GGMLType) throws {
-        let rows = 9, columns = testColumns(type) * 2
+    /// The vector GEMV at `isa` against the portable one: the same integer sum per block, so
+    /// only the float summation order differs.
+    private func expectGEMVMatchesPortable(type: GGMLType, isa: Int32) throws {
+        // An odd block count, so the unrolled loops' tails (one block for the 32-weight formats)
+        // run too.
+        let rows = 9, columns = testColumns(type) * 2 + type.blockSize
         let matrix = try randomMatrix(type, rows: rows, columns: columns, seed: 100 + UInt64(type.rawValue))
         let w = floats(matrix), x = activations(columns, seed: 11)
-        func product(portable: Bool) -> [Float] {
-            KernelInfo.usePortableKernels(portable)
-            defer { KernelInfo.usePortableKernels(false) }
-            var y = [Float](repeating: .nan, count: rows)
-            WeightMatrix(matrix).gemv(x, into: &y, parallelism: .serial)  // forcing the ISA is per thread
-            return y
+        func product(_ isa: Int32) -> [Float] {
+            withISA(isa) {
+                var y = [Float](repeating: .nan, count: rows)
+                WeightMatrix(matrix).gemv(x, into: &y, parallelism: .serial)  // forcing the ISA is per thread
+                return y
+            }
         }
-        let fast = product(portable: false), portable = product(portable: true)
+        let fast = product(isa), portable = product(Int32(KC_ISA_GENERIC))
         for r in 0..<rows {
             // Block terms are bounded by Σ|w·x| (up to the activations' rounding); reordering a sum
             // of ~40 float terms moves it by a few ulps of that.
             let magnitude = w[r * columns..<(r + 1) * columns].indices.reduce(0.0) { $0 + Double(abs(w[$1] * x[$1 % columns])) }
-            #expect(abs(Double(fast[r]) - Double(portable[r])) <= magnitude * 2e-6, "\(type) row \(r): \(fast[r]) vs \(portable[r])")
+            #expect(abs(Double(fast[r]) - Double(portable[r])) <= magnitude * 2e-6, "\(type) isa \(isa) row \(r): \(fast[r]) vs \(portable[r])")
         }
+    }
+
+    @Test("AVX2 GEMV forms the same integer sums as the portable one (float summation order only)",
+          .enabled(if: kc_isa_detected() >= KC_ISA_AVX2, "this CPU has no AVX2"),
+          arguments: GGMLMatrix.supportedTypes)
+    func avx2MatchesPortable(type: GGMLType) throws {
+        try expectGEMVMatchesPortable(type: type, isa: Int32(KC_ISA_AVX2))
+    }
+
+    @Test("AVX-512 VNNI GEMV forms the same integer sums as the portable one (float summation order only)",
+          .enabled(if: kc_isa_detected() >= KC_ISA_AVX512, "this CPU has no AVX-512 F/BW/VL + VNNI"),
+          arguments: GGMLMatrix.supportedTypes)
+    func avx512MatchesPortable(type: GGMLType) throws {
+        try expectGEMVMatchesPortable(type: type, isa: Int32(KC_ISA_AVX512))
     }
 
     @Test("GEMM over several tokens equals per-token float products with the dequantized weights",

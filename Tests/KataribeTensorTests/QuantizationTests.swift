@@ -132,7 +132,7 @@ struct QuantizationTests {
 
     @Test("the AVX2 and portable kernels give the same products", arguments: WeightFormat.allCases.filter { !$0.isGGML })  // GGML: GGMLMatrixTests
     func portableAgrees(format: WeightFormat) throws {
-        guard KernelInfo.instructionSet == "avx2" else { return }
+        guard KernelInfo.instructionSet != "generic" else { return }
         for (rowCount, columns, n) in [(9, 300, 1), (13, 512, 1), (21, 768, 5), (6, 256, 17)] {
             let values = weightLike(rowCount * columns, seed: 9)
             let w = format.isQuantized ? try quantized(values, rows: rowCount, columns: columns, format)

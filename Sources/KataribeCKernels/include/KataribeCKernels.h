@@ -2,7 +2,8 @@
 // GEMM micro-kernel, vectorised exp/erf, and a spin-then-park thread pool.
 //
 // Every kernel has a portable C version and, on x86-64, an AVX2+FMA+F16C version chosen at run
-// time (kc_isa). Tests force the portable path with kc_force_isa(KC_ISA_GENERIC) and compare.
+// time (kc_isa); the GGML GEMV also has AVX-512 VNNI versions for the types where they measured
+// faster. Tests force lower levels with kc_force_isa and compare with the portable path.
 // Matrices follow torch's nn.Linear: W is [rows = out features][cols = in features], row-major.
 #ifndef KATARIBE_C_KERNELS_H
 #define KATARIBE_C_KERNELS_H
@@ -16,9 +17,11 @@ extern "C" {
 
 // MARK: CPU dispatch
 
-enum { KC_ISA_GENERIC = 0, KC_ISA_AVX2 = 1 };
+enum { KC_ISA_GENERIC = 0, KC_ISA_AVX2 = 1, KC_ISA_AVX512 = 2 };
 
-/// The instruction set the kernels use: KC_ISA_AVX2 when the CPU has AVX2, FMA and F16C.
+/// The instruction set the kernels use: KC_ISA_AVX2 when the CPU has AVX2, FMA and F16C;
+/// KC_ISA_AVX512 when it also has AVX-512 F/BW/VL and VNNI (kernels without an AVX-512 version
+/// run their AVX2 one there, so `>= KC_ISA_AVX2` tests stay valid).
 int kc_isa(void);
 /// The best instruction set this CPU supports (ignores kc_force_isa).
 int kc_isa_detected(void);
@@ -174,7 +177,8 @@ long kc_ggml_block_size(int type);
 long kc_ggml_block_bytes(int type);
 
 /// Widens n weights (a multiple of the block size) starting at the block `src` points to, with
-/// exactly gguf-py's float32 operations (d·s computed first, no fused multiply-add).
+/// exactly gguf-py's float32 operations (d·s computed first, no fused multiply-add). The AVX2
+/// version (chosen by kc_isa) gives the same bits; the prompt GEMM widens through it.
 void kc_ggml_dequantize_row(int type, const void *src, long n, float *out);
 
 /// Bytes of the quantized activations for n inputs (n a multiple of the type's block size).
@@ -185,8 +189,8 @@ size_t kc_ggml_activation_bytes(int type, long n);
 void kc_ggml_quantize_activations(int type, const float *x, long n, void *out);
 
 /// y[r] = W[r] · x + bias[r] for r in [r0, r1); row r starts at w + r·row_bytes, x is
-/// quantized by kc_ggml_quantize_activations(type, ...). The AVX2 and portable versions form the
-/// same integer sum per block and differ only in the order their float terms are added
+/// quantized by kc_ggml_quantize_activations(type, ...). The AVX-512 (VNNI), AVX2 and portable
+/// versions form the same integer sum per block and differ only in the order their float terms are added
 /// (relative difference ~1e-6 of Σ|block terms|).
 void kc_ggml_gemv(int type, const void *w, long row_bytes, long cols, long r0, long r1, const void *xq,
                   float *y, const float *bias);
