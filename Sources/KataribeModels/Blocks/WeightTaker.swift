@@ -89,7 +89,7 @@ struct WeightTaker {
             ggmlElements[stored.type, default: 0] += stored.rows * stored.columns
             byteCount += stored.data.byteCount
             let matrix = WeightMatrix(stored)
-            if convert, format != nil { return try self.convert(matrix, savingAs: name) }
+            if convert, let format, format != matrix.format { return try self.convert(matrix, savingAs: name) }
             account(matrix, stored: matrix.format)
             return matrix
         }
@@ -109,7 +109,7 @@ struct WeightTaker {
         } catch {
             throw .unsupportedTensorType(file: tensors.sources[name] ?? location, name: name, dtype: tensor.dtype)
         }
-        if convert, format != nil {
+        if convert, let format, format != stored.format {
             return try self.convert(stored, savingAs: name)
         }
         saved.plain.append((name, tensor))
@@ -120,10 +120,8 @@ struct WeightTaker {
     /// `matrix` in the requested format. A source that was quantized from a file mapping gives
     /// its pages back, so loading costs the quantized size in memory, not both.
     mutating func convert(_ matrix: WeightMatrix, savingAs name: String) throws(ModelError) -> WeightMatrix {
-        guard let format, format != matrix.format else {
-            account(matrix, stored: matrix.format)
-            return matrix
-        }
+        // The same matrix, unconverted (a tied output embedding): its memory is already counted.
+        guard let format, format != matrix.format else { return matrix }
         let converted: WeightMatrix
         do {
             converted = try matrix.converted(to: format, parallelism: parallelism)

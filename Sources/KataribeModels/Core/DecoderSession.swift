@@ -9,9 +9,10 @@ final class DecoderSession<Model: DecoderModel>: LanguageModelSession, Synthetic
     private(set) var tokens: [Int] = []
     private let cache: KVCache
     private let scratch: Model.Scratch
-    private let logits: FloatRows
+    /// One row while only last-token logits are asked for; `batch` rows once all are.
+    private var logits: FloatRows
     /// Keeps the logits buffer alive.
-    private let arena: ScratchArena
+    private var arena: ScratchArena
     private let batch: Int, vocab: Int
 
     init(model: Model) {
@@ -20,7 +21,14 @@ final class DecoderSession<Model: DecoderModel>: LanguageModelSession, Synthetic
         vocab = model.vocabularySize
         cache = KVCache(layout: model.cacheLayout, contextLength: model.contextLength)
         scratch = model.makeScratch(rows: batch)
-        arena = ScratchArena(rows: batch)
+        arena = ScratchArena(rows: 1)
+        logits = arena.rows(width: vocab)
+    }
+
+    /// Grows the logits buffer to `rows` rows (kept for the session's later calls).
+    private func reserveLogitRows(_ rows: Int) {
+        guard rows > arena.rows else { return }
+        arena = ScratchArena(rows: rows)
         logits = arena.rows(width: vocab)
     }
 
@@ -28,7 +36,7 @@ final class DecoderSession<Model: DecoderModel>: LanguageModelSession, Synthetic
         var last: [Float] = []
         try run(newTokens, allLogits: false) { chunkCount, isFinal in
             guard isFinal else { return }
-            last = Array(UnsafeBufferPointer(start: logits.row(chunkCount - 1), count: vocab))
+            last = Array(UnsafeBufferPointer(start: logits.row(0), count: vocab))
         }
         return last
     }
@@ -73,6 +81,7 @@ final class DecoderSession<Model: DecoderModel>: LanguageModelSession, Synthetic
     /// `consume(count, isFinal)` after each chunk's logits are in `logits`.
     private func run(_ newTokens: [Int], allLogits: Bool, consume: (Int, Bool) -> Void) throws(ModelError) {
         guard !newTokens.isEmpty else { throw .emptyInput }
+        if allLogits { reserveLogitRows(min(batch, newTokens.count)) }
         for t in newTokens where t < 0 || t >= vocab { throw .tokenOutOfRange(token: t, vocabularySize: vocab) }
         let needed = tokens.count + newTokens.count
         guard needed <= decoder.contextLength else { throw .contextOverflow(needed: needed, limit: decoder.contextLength) }

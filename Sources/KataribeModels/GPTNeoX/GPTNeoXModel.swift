@@ -57,7 +57,7 @@ public final class GPTNeoXModel: DecoderModel {
 
     public func scratchBytes(rows: Int) -> Int {
         let c = configuration
-        return 4 * rows * (7 * c.hiddenSize + c.intermediateSize + c.vocabSize) + 4 * c.numAttentionHeads * c.contextLength
+        return 4 * rows * (7 * c.hiddenSize + c.intermediateSize) + 4 * c.vocabSize + 4 * c.numAttentionHeads * c.contextLength
     }
 
     // MARK: Forward pass
@@ -124,8 +124,8 @@ public final class GPTNeoXModel: DecoderModel {
         guard !logitRows.isEmpty else { return }
         let first = logitRows.lowerBound, rows = logitRows.count
         b.layerNorm(weights.finalLayerNorm, FloatRows(base: s.x.row(first), width: h), rows: rows, into: s.normed)
-        // logits[row, V] = ln_f(x) · W_outᵀ (rows packed from 0, then moved into place)
-        weights.embedOut.gemm(s.normed.base, count: rows, into: logits.row(first), bias: nil, parallelism: parallelism)
+        // logits[row, V] = ln_f(x) · W_outᵀ, packed from row 0
+        weights.embedOut.gemm(s.normed.base, count: rows, into: logits.base, bias: nil, parallelism: parallelism)
     }
 
     /// mlpOut[n, H] = act(normed · W_upᵀ + b) · W_downᵀ + b

@@ -67,8 +67,8 @@ public final class GemmaModel: DecoderModel {
 
     public func scratchBytes(rows: Int) -> Int {
         let c = configuration, q = c.numAttentionHeads * c.headDimension, kv = c.kvHeads * c.headDimension
-        return 4 * rows * (4 * c.hiddenSize + 2 * q + 2 * kv + 2 * c.intermediateSize + c.vocabSize + 2 * c.headDimension)
-            + 4 * c.numAttentionHeads * c.contextLength
+        return 4 * rows * (4 * c.hiddenSize + 2 * q + 2 * kv + 2 * c.intermediateSize + 2 * c.headDimension)
+            + 4 * c.vocabSize + 4 * c.numAttentionHeads * c.contextLength
     }
 
     // MARK: Forward pass
@@ -123,9 +123,9 @@ public final class GemmaModel: DecoderModel {
         guard !logitRows.isEmpty else { return }
         let first = logitRows.lowerBound, rows = logitRows.count
         weights.finalNorm(FloatRows(base: s.x.row(first), width: h), rows: rows, into: s.normed)
-        weights.lmHead.gemm(s.normed.base, count: rows, into: logits.row(first), bias: nil, parallelism: parallelism)
+        weights.lmHead.gemm(s.normed.base, count: rows, into: logits.base, bias: nil, parallelism: parallelism)
         if let cap = finalSoftcap {
-            for r in logitRows {
+            for r in 0..<rows {
                 let row = logits.row(r)
                 for j in 0..<logits.width { row[j] = tanhf(row[j] / cap) * cap }
             }

@@ -59,8 +59,8 @@ public final class LlamaModel: DecoderModel {
 
     public func scratchBytes(rows: Int) -> Int {
         let c = configuration, q = c.numAttentionHeads * c.headDimension, kv = c.kvHeads * c.headDimension
-        return 4 * rows * (4 * c.hiddenSize + 2 * q + 2 * kv + 2 * c.intermediateSize + c.vocabSize + c.headDimension)
-            + 4 * c.numAttentionHeads * c.contextLength
+        return 4 * rows * (4 * c.hiddenSize + 2 * q + 2 * kv + 2 * c.intermediateSize + c.headDimension)
+            + 4 * c.vocabSize + 4 * c.numAttentionHeads * c.contextLength
     }
 
     // MARK: Forward pass
@@ -104,7 +104,7 @@ public final class LlamaModel: DecoderModel {
         guard !logitRows.isEmpty else { return }
         let first = logitRows.lowerBound, rows = logitRows.count
         weights.finalNorm(FloatRows(base: s.x.row(first), width: s.x.width), rows: rows, into: s.normed)
-        weights.lmHead.gemm(s.normed.base, count: rows, into: logits.row(first), bias: nil, parallelism: parallelism)
+        weights.lmHead.gemm(s.normed.base, count: rows, into: logits.base, bias: nil, parallelism: parallelism)
     }
 }
 
