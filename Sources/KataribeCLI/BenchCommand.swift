@@ -114,6 +114,13 @@ struct BenchReport: Encodable {
         case weightMemoryBytes = "weight_memory_bytes", peakRSSBytes = "peak_rss_bytes"
     }
 
+    /// The linear layers' format, or every block format of a mixed GGUF file (`q4_k+q5_0+...`),
+    /// largest share first.
+    static func formatName(_ model: any TransformerModel) -> String {
+        let ggml = model.weightFormats.filter { $0.key.isGGML }.sorted { $0.value > $1.value }.map(\.key.rawValue)
+        return ggml.count > 1 ? ggml.joined(separator: "+") : model.linearWeightFormat.rawValue
+    }
+
     static func measure(
         directory: URL, options: LoadOptions, promptTokens: Int, genTokens: Int, context: Int, seed: UInt64,
         progress: BenchProgress
@@ -153,7 +160,7 @@ struct BenchReport: Encodable {
             }
         }
         return BenchReport(
-            model: directory.path, weightFormat: model.linearWeightFormat.rawValue, kvCache: model.kvCacheFormat.rawValue,
+            model: directory.path, weightFormat: Self.formatName(model), kvCache: model.kvCacheFormat.rawValue,
             weightSource: model.weightSource.description, threads: model.parallelism.threadCount,
             instructionSet: KernelInfo.instructionSet, promptTokens: promptTokens, genTokens: genTokens, context: context,
             loadSeconds: loadSeconds, promptTokensPerSecond: Double(promptTokens) / promptSeconds,

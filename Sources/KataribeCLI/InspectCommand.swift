@@ -35,7 +35,7 @@ struct InspectCommand: AsyncParsableCommand {
         files        \(info.files.map { "\($0.name) (\(CLIOutput.bytes($0.bytes)))" }.joined(separator: ", "))
         parameters   \(CLIOutput.grouped(info.parameterCount)) (\(dtypes))
         weights      \(CLIOutput.bytes(info.weightBytes))
-        kv cache     \(CLIOutput.bytes(info.kvCacheBytes)) for the full context of \(info.contextLength) tokens (float32)
+        kv cache     \(CLIOutput.bytes(info.kvCacheBytes)) for the full context of \(info.contextLength) tokens (\(info.kvCacheFormat))
         memory       \(CLIOutput.bytes(info.estimatedMemoryBytes)) estimated
         shape        \(info.layers) layers, hidden \(info.hiddenSize), \(info.attentionHeads) heads, \
         intermediate \(info.intermediateSize), vocab \(info.vocabularySize)

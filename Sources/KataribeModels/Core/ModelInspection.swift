@@ -18,8 +18,10 @@ public struct ModelInspection: Codable, Sendable, Equatable {
     /// Parameter count per stored dtype (`float16`, ...).
     public var parametersByDType: [String: Int]
     public var weightBytes: Int
-    /// Float keys and values for a full context.
+    /// Keys and values for a full context, in the cache's element type.
     public var kvCacheBytes: Int
+    /// `f32` or `f16`: float32 for float weights, float16 for quantized ones.
+    public var kvCacheFormat: String
     /// Weights + full-context KV cache + one session's scratch buffers.
     public var estimatedMemoryBytes: Int
     public var hiddenSize: Int
@@ -41,7 +43,7 @@ public struct ModelInspection: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case directory, modelType = "model_type", architectures, format, files
         case parameterCount = "parameter_count", parametersByDType = "parameters_by_dtype"
-        case weightBytes = "weight_bytes", kvCacheBytes = "kv_cache_bytes", estimatedMemoryBytes = "estimated_memory_bytes"
+        case weightBytes = "weight_bytes", kvCacheBytes = "kv_cache_bytes", kvCacheFormat = "kv_cache_format", estimatedMemoryBytes = "estimated_memory_bytes"
         case hiddenSize = "hidden_size", layers = "num_hidden_layers", attentionHeads = "num_attention_heads"
         case intermediateSize = "intermediate_size", vocabularySize = "vocab_size", contextLength = "context_length"
         case rotaryDimensions = "rotary_dimensions", rotaryBase = "rotary_base"
@@ -64,6 +66,7 @@ public struct ModelInspection: Codable, Sendable, Equatable {
                                        + model.statistics.ggmlElements.map { ($0.key.description, $0.value) })
         weightBytes = model.weightBytes
         kvCacheBytes = model.fullContextCacheBytes
+        kvCacheFormat = model.kvCacheFormat.rawValue
         estimatedMemoryBytes = weightBytes + kvCacheBytes + model.scratchBytes(rows: min(model.batchCapacity, shape.contextLength))
         hiddenSize = shape.hiddenSize
         layers = shape.layers
