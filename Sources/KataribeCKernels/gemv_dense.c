@@ -23,12 +23,6 @@ static void gemv_generic(const void *w, long row_bytes, long cols, long r0, long
 }
 
 #if KC_X86
-KC_AVX2 static inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 // One macro body per dtype: LOAD8(p, k) widens 8 weights at column k of row pointer p.
 #define KC_GEMV_BODY(T, LOAD8, LOAD1)                                                            \
@@ -56,8 +50,8 @@ KC_AVX2 static inline float hsum(__m256 v) {
             a2 = _mm256_fmadd_ps(LOAD8(w2, k), x0, a2);                                          \
             a3 = _mm256_fmadd_ps(LOAD8(w3, k), x0, a3);                                          \
         }                                                                                        \
-        float s0 = hsum(_mm256_add_ps(a0, b0)), s1 = hsum(_mm256_add_ps(a1, b1));                \
-        float s2 = hsum(_mm256_add_ps(a2, b2)), s3 = hsum(_mm256_add_ps(a3, b3));                \
+        float s0 = kc_hsum8(_mm256_add_ps(a0, b0)), s1 = kc_hsum8(_mm256_add_ps(a1, b1));                \
+        float s2 = kc_hsum8(_mm256_add_ps(a2, b2)), s3 = kc_hsum8(_mm256_add_ps(a3, b3));                \
         for (; k < cols; k++) {                                                                  \
             s0 += LOAD1(w0[k]) * x[k];                                                           \
             s1 += LOAD1(w1[k]) * x[k];                                                           \
@@ -72,7 +66,7 @@ KC_AVX2 static inline float hsum(__m256 v) {
         __m256 a0 = _mm256_setzero_ps();                                                         \
         long k = 0;                                                                              \
         for (; k + 8 <= cols; k += 8) a0 = _mm256_fmadd_ps(LOAD8(w0, k), _mm256_loadu_ps(x + k), a0); \
-        float s0 = hsum(a0);                                                                     \
+        float s0 = kc_hsum8(a0);                                                                     \
         for (; k < cols; k++) s0 += LOAD1(w0[k]) * x[k];                                         \
         y[r] = s0 + (bias ? bias[r] : 0);                                                        \
     }
@@ -93,7 +87,7 @@ KC_AVX2 static inline float hsum(__m256 v) {
             a3 = _mm256_fmadd_ps(LOAD8(w0, k + 24), _mm256_loadu_ps(x + k + 24), a3);            \
         }                                                                                        \
         for (; k + 8 <= cols; k += 8) a0 = _mm256_fmadd_ps(LOAD8(w0, k), _mm256_loadu_ps(x + k), a0); \
-        float s0 = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));            \
+        float s0 = kc_hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));            \
         for (; k < cols; k++) s0 += LOAD1(w0[k]) * x[k];                                         \
         y[r] = s0 + (bias ? bias[r] : 0);                                                        \
     }

@@ -46,12 +46,6 @@ static void gemv_generic(const kc_qmatrix *m, int q4, long r0, long r1, const kc
 }
 
 #if KC_X86
-KC_AVX2 static inline float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 /// Σ over one block of w·x with its scale, as 8 int32 lanes. vpmaddubsw needs one unsigned
 /// operand: |w| against x carrying w's sign; |w|, |x| <= 127 keep its int16 pair sums exact.
@@ -89,7 +83,7 @@ KC_AVX2 static void gemv_q8_avx2(const kc_qmatrix *m, long r0, long r1, const kc
             }
             acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(D[sb] * xs[sb]), acc);
         }
-        y[r] = hsum8(acc) + (bias ? bias[r] : 0);
+        y[r] = kc_hsum8(acc) + (bias ? bias[r] : 0);
     }
 }
 
@@ -139,8 +133,8 @@ KC_AVX2 static void gemv_q4_avx2(const kc_qmatrix *m, long r0, long r1, const kc
             a0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i0), _mm256_set1_ps(D0[sb] * xs[sb]), a0);
             a1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i1), _mm256_set1_ps(D1[sb] * xs[sb]), a1);
         }
-        y[r] = hsum8(a0) + (bias ? bias[r] : 0);
-        y[r + 1] = hsum8(a1) + (bias ? bias[r + 1] : 0);
+        y[r] = kc_hsum8(a0) + (bias ? bias[r] : 0);
+        y[r + 1] = kc_hsum8(a1) + (bias ? bias[r + 1] : 0);
     }
     if (r < r1) gemv_generic(m, 1, r, r1, xa, y, bias);
 }

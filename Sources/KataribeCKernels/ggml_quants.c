@@ -381,12 +381,6 @@ static void gemv_generic(int type, const uint8_t *w, long row_bytes, long cols, 
 // gemv_quant.c.
 
 #if KC_X86
-KC_AVX2 static inline float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 KC_AVX2 static inline float half_avx2(const uint8_t *p) { return _cvtsh_ss(load_u16(p)); }
 
@@ -439,29 +433,34 @@ KC_AVX2 static inline __attribute__((always_inline)) __m256i block32_avx2(int ty
     }
 }
 
-/// Two blocks per step into two accumulators, so consecutive blocks' float multiply-adds do not
-/// wait on each other (a few percent on the development machine; the ~20 instructions per block
-/// are the limit).
+/// The loop of a row of 32-weight blocks, for a block function returning the block's 8 int32
+/// partial sums (AVX2 or VNNI): two blocks per step into two accumulators, so consecutive blocks'
+/// float multiply-adds do not wait on each other.
+#define KC_ROW32_LOOP(BLOCK_FN)                                                                              \
+    const long bytes = block_bytes(type), blocks = cols / 32;                                               \
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();                                          \
+    float mins0 = 0, mins1 = 0;                                                                             \
+    long b = 0;                                                                                             \
+    for (; b + 2 <= blocks; b += 2) {                                                                       \
+        const uint8_t *blk = row + b * bytes;                                                               \
+        _mm_prefetch((const char *)blk + KC_PREFETCH_BYTES, _MM_HINT_NTA);                                  \
+        __m256i s0 = BLOCK_FN(type, blk, &x[b], &mins0);                                                    \
+        __m256i s1 = BLOCK_FN(type, blk + bytes, &x[b + 1], &mins1);                                        \
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(half_avx2(blk) * x[b].d), _mm256_cvtepi32_ps(s0), acc0);     \
+        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(half_avx2(blk + bytes) * x[b + 1].d), _mm256_cvtepi32_ps(s1), acc1); \
+    }                                                                                                       \
+    if (b < blocks) {                                                                                       \
+        const uint8_t *blk = row + b * bytes;                                                               \
+        __m256i s0 = BLOCK_FN(type, blk, &x[b], &mins0);                                                    \
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(half_avx2(blk) * x[b].d), _mm256_cvtepi32_ps(s0), acc0);     \
+    }                                                                                                       \
+    return kc_hsum8(_mm256_add_ps(acc0, acc1)) + (mins0 + mins1);
+
+/// Two blocks per step (see KC_ROW32_LOOP): a few percent on the development machine; the ~20
+/// instructions per block are the limit.
 KC_AVX2 static inline __attribute__((always_inline)) float row32_avx2(int type, const uint8_t *row, long cols,
                                                                      const a32 *x) {
-    const long bytes = block_bytes(type), blocks = cols / 32;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    float mins0 = 0, mins1 = 0;
-    long b = 0;
-    for (; b + 2 <= blocks; b += 2) {
-        const uint8_t *blk = row + b * bytes;
-        _mm_prefetch((const char *)blk + KC_PREFETCH_BYTES, _MM_HINT_NTA);
-        __m256i s0 = block32_avx2(type, blk, &x[b], &mins0);
-        __m256i s1 = block32_avx2(type, blk + bytes, &x[b + 1], &mins1);
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(half_avx2(blk) * x[b].d), _mm256_cvtepi32_ps(s0), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(half_avx2(blk + bytes) * x[b + 1].d), _mm256_cvtepi32_ps(s1), acc1);
-    }
-    if (b < blocks) {
-        const uint8_t *blk = row + b * bytes;
-        __m256i s0 = block32_avx2(type, blk, &x[b], &mins0);
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(half_avx2(blk) * x[b].d), _mm256_cvtepi32_ps(s0), acc0);
-    }
-    return hsum8(_mm256_add_ps(acc0, acc1)) + (mins0 + mins1);
+    KC_ROW32_LOOP(block32_avx2)
 }
 
 // The K formats' integer scales are widened to int16 once per super-block and handed to
@@ -895,24 +894,7 @@ KC_AVX512 static inline __attribute__((always_inline)) __m256i block32_vnni(int 
 /// row32_avx2's loop over block32_vnni.
 KC_AVX512 static inline __attribute__((always_inline)) float row32_vnni(int type, const uint8_t *row, long cols,
                                                                        const a32 *x) {
-    const long bytes = block_bytes(type), blocks = cols / 32;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    float mins0 = 0, mins1 = 0;
-    long b = 0;
-    for (; b + 2 <= blocks; b += 2) {
-        const uint8_t *blk = row + b * bytes;
-        _mm_prefetch((const char *)blk + KC_PREFETCH_BYTES, _MM_HINT_NTA);
-        __m256i s0 = block32_vnni(type, blk, &x[b], &mins0);
-        __m256i s1 = block32_vnni(type, blk + bytes, &x[b + 1], &mins1);
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(half_avx2(blk) * x[b].d), _mm256_cvtepi32_ps(s0), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(half_avx2(blk + bytes) * x[b + 1].d), _mm256_cvtepi32_ps(s1), acc1);
-    }
-    if (b < blocks) {
-        const uint8_t *blk = row + b * bytes;
-        __m256i s0 = block32_vnni(type, blk, &x[b], &mins0);
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(half_avx2(blk) * x[b].d), _mm256_cvtepi32_ps(s0), acc0);
-    }
-    return hsum8(_mm256_add_ps(acc0, acc1)) + (mins0 + mins1);
+    KC_ROW32_LOOP(block32_vnni)
 }
 
 #define KC_GGML_ROWS_AVX512(TYPE, ROW_FN, BLOCK)                                                        \

@@ -26,6 +26,14 @@ enum { KC_PREFETCH_BYTES = 2048 };
 static inline void kc_prefetch_lines(const void *p, long bytes) {
     for (long b = 0; b < bytes; b += 64) _mm_prefetch((const char *)p + b, _MM_HINT_NTA);
 }
+
+/// The sum of the 8 lanes of v (the kernels' final reduction of a row's accumulators).
+KC_AVX2 static inline float kc_hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
 #else
 #define KC_X86 0
 #endif
