@@ -18,6 +18,9 @@ public struct RopeSettings: Codable, Sendable, Equatable {
     public var mscaleAllDim: Double?
     public var truncate: Bool?
     public var partialRotaryFactor: Double?
+    /// A GGUF file's `rope_freqs` tensor: one divisor per frequency, which llama.cpp's converter
+    /// computes from Llama 3's rope_scaling (not a transformers key; the GGUF loader sets it).
+    public var ggufFrequencyFactors: [Double]?
 
     enum CodingKeys: String, CodingKey {
         case ropeType = "rope_type", type, ropeTheta = "rope_theta", factor
@@ -25,6 +28,7 @@ public struct RopeSettings: Codable, Sendable, Equatable {
         case originalMaxPositionEmbeddings = "original_max_position_embeddings"
         case attentionFactor = "attention_factor", betaFast = "beta_fast", betaSlow = "beta_slow"
         case mscale, mscaleAllDim = "mscale_all_dim", truncate, partialRotaryFactor = "partial_rotary_factor"
+        case ggufFrequencyFactors = "gguf_rope_freqs"
     }
 
     public var kind: String { ropeType ?? type ?? "default" }
@@ -41,7 +45,7 @@ public struct RopeFrequencies: Sendable {
     /// `max_position_embeddings`, which dynamic NTK scales beyond.
     public let maxPositions: Int
     /// The frequencies for sequences within the trained length (and for every length unless dynamic).
-    public let inverseFrequencies: [Float]
+    public private(set) var inverseFrequencies: [Float]
     /// Multiplies cos and sin (yarn's attention factor; 1 otherwise).
     public let attentionScaling: Float
 
@@ -112,6 +116,13 @@ public struct RopeFrequencies: Sendable {
             }
         default:
             throw .unsupported(settings.kind)
+        }
+        if let factors = settings.ggufFrequencyFactors {
+            // llama.cpp divides each frequency by its factor: θ_i = position · base^(-2i/d) / f_i.
+            guard factors.count == inverseFrequencies.count, factors.allSatisfy({ $0.isFinite && $0 > 0 }) else {
+                throw .missing("\(inverseFrequencies.count) positive rope_freqs values (got \(factors.count))", settings.kind)
+            }
+            inverseFrequencies = zip(inverseFrequencies, factors).map { $0 / Float($1) }
         }
     }
 

@@ -21,6 +21,9 @@ struct GGUFMapping: Sendable {
     var interleavedQueryKey = false
     /// Gemma's norms are stored as 1 + w by llama.cpp's converter; transformers subtracts one.
     var normsStoredPlusOne = false
+    /// Llama 3's rope scaling as llama.cpp's converter writes it: per-frequency divisors in a
+    /// `rope_freqs.weight` tensor (read into the config's rope settings, not taken as a weight).
+    var ropeFrequencyFactorsTensor: String? = nil
     /// GPT-NeoX's fused `query_key_value` is per head `[q, k, v]` in the checkpoint; llama.cpp's
     /// converter writes it (weight rows and bias) as `[all q; all k; all v]`, the order restored on
     /// load. Names the GGUF tensor (`attn_qkv`) this applies to.

@@ -68,6 +68,12 @@ extension ModelLoader {
             config["vocab_size"] = tokens
         }
         config["tie_word_embeddings"] = !file.tensors.contains { $0.name == "output.weight" }
+        if let name = mapping.ropeFrequencyFactorsTensor, let tensor = file.tensor(named: name) {
+            guard tensor.shape.count == 1, let factors = file.denseTensor(tensor)?.floats() else {
+                throw .unsupportedFeature(file: path, feature: "'\(name)' must be a float vector, is \(tensor.type) \(tensor.shape)")
+            }
+            config["rope_scaling"] = ["rope_type": "default", "gguf_rope_freqs": factors.map(Double.init)]
+        }
         mapping.deriveConfig(&config)
         guard JSONSerialization.isValidJSONObject(config),
               let data = try? JSONSerialization.data(withJSONObject: config, options: [.sortedKeys]) else {
@@ -90,7 +96,7 @@ extension ModelLoader {
         var quantized: [String: GGMLMatrix] = [:]
         var unknown: [String] = []
         var ggufNames: [String: String] = [:]
-        for info in file.tensors {
+        for info in file.tensors where info.name != mapping.ropeFrequencyFactorsTensor {
             guard let name = mapping.checkpointName(info.name) else {
                 unknown.append(info.name)
                 continue

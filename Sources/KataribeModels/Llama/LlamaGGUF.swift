@@ -9,8 +9,12 @@ extension LlamaArchitecture: GGUFArchitecture {
             // transformers reads head_dim from the rotary dimension for Llama and Mistral only.
             keys["rope.dimension_count"] = "head_dim"
             let isMistral = name?.contains("mistral") == true
-            return GGUFMapping(modelType: isMistral ? "mistral" : "llama", configKeys: keys, layerTensors: layers,
-                               interleavedQueryKey: true)
+            var mapping = GGUFMapping(modelType: isMistral ? "mistral" : "llama", configKeys: keys, layerTensors: layers,
+                                      interleavedQueryKey: true)
+            // transformers drops this tensor and runs Llama 3.x GGUFs with plain RoPE; Kataribe
+            // applies it, as llama.cpp does and as the original checkpoint's llama3 rope_scaling does.
+            mapping.ropeFrequencyFactorsTensor = "rope_freqs.weight"
+            return mapping
         case "qwen2":
             return GGUFMapping(modelType: "qwen2", configKeys: keys, layerTensors: layers)
         case "qwen3":
