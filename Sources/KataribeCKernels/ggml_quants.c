@@ -599,13 +599,15 @@ KC_AVX2 static inline __attribute__((always_inline)) float row256_avx2(int type,
     return _mm_cvtss_f32(_mm_add_ss(total, _mm_movehdup_ps(total)));
 }
 
-/// One loop per type, so the type's switch inside the row functions folds away at compile time.
-#define KC_GGML_ROWS_AVX2(TYPE, ROW_FN, BLOCK)                                                          \
-    KC_AVX2 static void rows_##TYPE(const uint8_t *w, long row_bytes, long cols, long r0, long r1,     \
-                                    const void *xq, float *y, const float *bias) {                     \
+/// One loop per type and instruction set, so the type's switch inside the row functions folds away
+/// at compile time: NAME(rows, cols, ...) for the function, TARGET its target attribute.
+#define KC_GGML_ROWS(TARGET, NAME, TYPE, ROW_FN, BLOCK)                                                 \
+    TARGET static void NAME(const uint8_t *w, long row_bytes, long cols, long r0, long r1,              \
+                            const void *xq, float *y, const float *bias) {                             \
         for (long r = r0; r < r1; r++)                                                                 \
             y[r] = ROW_FN(KC_GGML_##TYPE, w + r * row_bytes, cols, (const BLOCK *)xq) + (bias ? bias[r] : 0); \
     }
+#define KC_GGML_ROWS_AVX2(TYPE, ROW_FN, BLOCK) KC_GGML_ROWS(KC_AVX2, rows_##TYPE, TYPE, ROW_FN, BLOCK)
 KC_GGML_ROWS_AVX2(Q4_0, row32_avx2, a32)
 KC_GGML_ROWS_AVX2(Q4_1, row32_avx2, a32)
 KC_GGML_ROWS_AVX2(Q5_0, row32_avx2, a32)
@@ -897,12 +899,7 @@ KC_AVX512 static inline __attribute__((always_inline)) float row32_vnni(int type
     KC_ROW32_LOOP(block32_vnni)
 }
 
-#define KC_GGML_ROWS_AVX512(TYPE, ROW_FN, BLOCK)                                                        \
-    KC_AVX512 static void rows512_##TYPE(const uint8_t *w, long row_bytes, long cols, long r0, long r1,  \
-                                         const void *xq, float *y, const float *bias) {                 \
-        for (long r = r0; r < r1; r++)                                                                 \
-            y[r] = ROW_FN(KC_GGML_##TYPE, w + r * row_bytes, cols, (const BLOCK *)xq) + (bias ? bias[r] : 0); \
-    }
+#define KC_GGML_ROWS_AVX512(TYPE, ROW_FN, BLOCK) KC_GGML_ROWS(KC_AVX512, rows512_##TYPE, TYPE, ROW_FN, BLOCK)
 KC_GGML_ROWS_AVX512(Q4_0, row32_vnni, a32)
 KC_GGML_ROWS_AVX512(Q4_1, row32_vnni, a32)
 KC_GGML_ROWS_AVX512(Q5_0, row32_vnni, a32)

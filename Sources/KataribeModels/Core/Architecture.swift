@@ -125,11 +125,10 @@ public struct ModelRuntime: Sendable {
 /// Every architecture Kataribe runs. Adding one is a folder (config, weight names, forward
 /// pass) and one line here.
 enum ModelRegistry {
-    static let architectures: [any ModelArchitecture.Type] = [
-        GPTNeoXArchitecture.self,
-        LlamaArchitecture.self,
-        GemmaArchitecture.self,
-    ]
+    // Computed: a stored array of metatypes is not Sendable, and building three-element lists is free.
+    static var architectures: [any ModelArchitecture.Type] {
+        [GPTNeoXArchitecture.self, LlamaArchitecture.self, GemmaArchitecture.self]
+    }
 
     static func architecture(forModelType modelType: String) -> (any ModelArchitecture.Type)? {
         architectures.first { $0.modelTypes.contains(modelType) }

@@ -7,8 +7,8 @@ import KataribeTensor
 /// tensors stay in the file mapping in their stored formats (`GGMLMatrix`).
 extension ModelLoader {
     /// The architectures with a GGUF mapping (`general.architecture` values).
-    static let ggufArchitectures: [any GGUFArchitecture.Type] = [LlamaArchitecture.self, GemmaArchitecture.self,
-                                                                     GPTNeoXArchitecture.self]
+    static var ggufArchitectures: [any GGUFArchitecture.Type] { [LlamaArchitecture.self, GemmaArchitecture.self,
+                                                                     GPTNeoXArchitecture.self] }
 
     /// `general.architecture` values Kataribe runs.
     public static let supportedGGUFArchitectures = ["llama", "qwen2", "qwen3", "gemma2", "gemma3", "gptneox"]
