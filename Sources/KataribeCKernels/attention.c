@@ -17,8 +17,8 @@ static void scores_generic(const float *q, const void *keys, int kv_f16, long di
     }
 }
 
-static void values_generic(const float *p, const void *values, int kv_f16, long dim, long count, float *out) {
-    for (long c = 0; c < dim; c++) out[c] = 0;
+static void values_generic(const float *p, const void *values, int kv_f16, long dim, long count, float *out, int accumulate) {
+    if (!accumulate) for (long c = 0; c < dim; c++) out[c] = 0;
     for (long j = 0; j < count; j++) {
         if (kv_f16) {
             const uint16_t *v = (const uint16_t *)values + j * dim;
@@ -60,7 +60,7 @@ KC_AVX2 static void scores_avx2(const float *q, const void *keys, int kv_f16, lo
     }
 }
 
-KC_AVX2 static void values_avx2(const float *p, const void *values, int kv_f16, long dim, long count, float *out) {
+KC_AVX2 static void values_avx2(const float *p, const void *values, int kv_f16, long dim, long count, float *out, int accumulate) {
     // 64 output columns at a time stay in 8 registers while a run of cached positions streams by;
     // the runs are short enough (8 KiB of float16 rows) that the other column passes over the
     // same run find it in L1, so every row comes from memory once. Per output column the sum
@@ -68,7 +68,7 @@ KC_AVX2 static void values_avx2(const float *p, const void *values, int kv_f16, 
     enum { POSITIONS_PER_RUN = 32 };
     const long element = kv_f16 ? 2 : 4, rowBytes = dim * element;
     const long ahead = (KC_PREFETCH_BYTES + rowBytes - 1) / rowBytes;
-    for (long c = 0; c < dim; c++) out[c] = 0;
+    if (!accumulate) for (long c = 0; c < dim; c++) out[c] = 0;
     for (long j0 = 0; j0 < count; j0 += POSITIONS_PER_RUN) {
         const long j1 = j0 + POSITIONS_PER_RUN < count ? j0 + POSITIONS_PER_RUN : count;
         long c = 0;
@@ -133,11 +133,11 @@ void kc_attention_scores(const float *q, const void *keys, int kv_f16, long dim,
     scores_generic(q, keys, kv_f16, dim, count, scale, scores);
 }
 
-void kc_attention_values(const float *p, const void *values, int kv_f16, long dim, long count, float *out) {
+void kc_attention_values(const float *p, const void *values, int kv_f16, long dim, long count, float *out, int accumulate) {
 #if KC_X86
-    if (kc_isa() >= KC_ISA_AVX2) { values_avx2(p, values, kv_f16, dim, count, out); return; }
+    if (kc_isa() >= KC_ISA_AVX2) { values_avx2(p, values, kv_f16, dim, count, out, accumulate); return; }
 #endif
-    values_generic(p, values, kv_f16, dim, count, out);
+    values_generic(p, values, kv_f16, dim, count, out, accumulate);
 }
 
 void kc_f32_to_f16(const float *x, uint16_t *out, long n) {

@@ -4,7 +4,8 @@ import KataribeApp
 import KataribeModels
 import KataribeTensor
 
-/// `kataribe bench --model M [--dtype q8] [--prompt-tokens 128] [--gen-tokens 64] [--threads N] [--context 1024] [--json]`
+/// `kataribe bench --model M [--dtype q8] [--prompt-tokens 128] [--gen-tokens 64] [--threads N] [--context 1024]
+/// [--batch 1,2,4,8,16] [--json]`
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
@@ -13,8 +14,11 @@ struct BenchCommand: AsyncParsableCommand {
         Token ids are random (seeded), so no tokenizer is needed. Prompt speed is one batched pass over \
         --prompt-tokens; generation speed is --gen-tokens single-token steps after it. The long-context \
         figure generates --gen-tokens steps after --context positions whose KV cache is filled with \
-        random numbers instead of computed (attention costs the same either way). Peak memory is the \
-        process's VmHWM. See docs/benchmarks.md for the comparison with llama.cpp and transformers.
+        random numbers instead of computed (attention costs the same either way). --batch B generates \
+        --gen-tokens steps for B sequences forked from the prompt at once (one forward step advances all B, \
+        reading the weights once) and reports their total and per-sequence speed and the total's ratio to \
+        B = 1; a list (--batch 1,2,4,8,16) measures each. Peak memory is the process's VmHWM. See \
+        docs/benchmarks.md for the comparison with llama.cpp and transformers.
         """)
 
     @OptionGroup var location: ModelLocationArguments
@@ -46,6 +50,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .customLong("batch-tokens"), help: ArgumentHelp("Tokens per prompt forward chunk.", visibility: .hidden))
     var batchTokens: Int?
 
+    @Option(name: .long, help: "Sequences decoded together after the prompt: a number or a list (1,2,4,8,16).")
+    var batch: String?
+
     @Option(name: .long, help: "Seed for the random token ids.")
     var seed: UInt64 = 1
 
@@ -60,6 +67,15 @@ struct BenchCommand: AsyncParsableCommand {
         guard context >= 0 else { throw ValidationError("--context must be 0 or more") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if let batchTokens, batchTokens < 1 { throw ValidationError("--batch-tokens must be at least 1") }
+        if let batch, Self.batchSizes(batch) == nil {
+            throw ValidationError("--batch must be a number of sequences or a comma-separated list of them, each 1 to 256 (e.g. 1,2,4,8,16)")
+        }
+    }
+
+    static func batchSizes(_ text: String) -> [Int]? {
+        let sizes = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !sizes.isEmpty, sizes.allSatisfy({ $0 != nil && (1...256).contains($0!) }) else { return nil }
+        return sizes.map { $0! }
     }
 
     func run() async throws {
@@ -75,7 +91,8 @@ struct BenchCommand: AsyncParsableCommand {
         let report: BenchReport
         do {
             report = try BenchReport.measure(directory: folder, options: options, promptTokens: promptTokens,
-                                             genTokens: genTokens, context: context, seed: seed, progress: progress)
+                                             genTokens: genTokens, context: context, batches: batch.flatMap(Self.batchSizes) ?? [],
+                                             seed: seed, progress: progress)
         } catch {
             progress.clear()
             CLIOutput.fail(error.description)
@@ -101,11 +118,31 @@ struct BenchReport: Encodable {
     var generationTokensPerSecond: Double
     var longContextTokensPerSecond: Double?
     var longContextRatio: Double?
+    var batches: [BatchFigure]?
     var weightMemoryBytes: Int
     var peakRSSBytes: Int
 
+    /// B sequences decoded together.
+    struct BatchFigure: Encodable {
+        var sequences: Int
+        /// Tokens of all B sequences per second.
+        var totalTokensPerSecond: Double
+        var perSequenceTokensPerSecond: Double
+        /// The total over `generationTokensPerSecond` (one sequence alone).
+        var ratio: Double
+        /// KV cache bytes each sequence allocated for its own tokens (the shared prompt is held once).
+        var kvBytesPerSequence: Int
+        var sharedPromptKVBytes: Int
+
+        enum CodingKeys: String, CodingKey {
+            case sequences, ratio
+            case totalTokensPerSecond = "total_tokens_per_second", perSequenceTokensPerSecond = "per_sequence_tokens_per_second"
+            case kvBytesPerSequence = "kv_bytes_per_sequence", sharedPromptKVBytes = "shared_prompt_kv_bytes"
+        }
+    }
+
     enum CodingKeys: String, CodingKey {
-        case model, threads, context
+        case model, threads, context, batches
         case weightFormat = "weight_format", kvCache = "kv_cache", weightSource = "weight_source"
         case instructionSet = "instruction_set", promptTokens = "prompt_tokens", genTokens = "gen_tokens"
         case loadSeconds = "load_seconds", promptTokensPerSecond = "prompt_tokens_per_second"
@@ -122,7 +159,7 @@ struct BenchReport: Encodable {
     }
 
     static func measure(
-        directory: URL, options: LoadOptions, promptTokens: Int, genTokens: Int, context: Int, seed: UInt64,
+        directory: URL, options: LoadOptions, promptTokens: Int, genTokens: Int, context: Int, batches: [Int], seed: UInt64,
         progress: BenchProgress
     ) throws(ModelError) -> BenchReport {
         progress.show("loading \(directory.lastPathComponent)")
@@ -148,6 +185,32 @@ struct BenchReport: Encodable {
         let promptSeconds = Date().timeIntervalSince(promptStart)
         let generation = try generate(session, genTokens, ids, progress, label: "generating")
 
+        var figures: [BatchFigure] = []
+        for size in batches {
+            if size == 1 {
+                figures.append(BatchFigure(sequences: 1, totalTokensPerSecond: generation, perSequenceTokensPerSecond: generation,
+                                           ratio: 1, kvBytesPerSequence: session.cacheBytes, sharedPromptKVBytes: 0))
+                continue
+            }
+            progress.show("batch of \(size): prompt")
+            let parent = model.makeSession()
+            parent.reserveCapacity(promptTokens)
+            _ = try parent.append(ids(promptTokens))
+            let promptBytes = parent.cacheBytes
+            let sequences = (0..<size).map { _ in parent.fork() }
+            for sequence in sequences { sequence.reserveCapacity(promptTokens + genTokens) }
+            let batch = model.makeBatch(capacity: size)
+            let start = Date()
+            for step in 0..<genTokens {
+                if step % 8 == 0 { progress.show("batch of \(size): \(step)/\(genTokens)") }
+                _ = try batch.step(sequences, tokens: ids(size))
+            }
+            let perSequence = Double(genTokens) / Date().timeIntervalSince(start)
+            figures.append(BatchFigure(sequences: size, totalTokensPerSecond: perSequence * Double(size),
+                                       perSequenceTokensPerSecond: perSequence, ratio: perSequence * Double(size) / generation,
+                                       kvBytesPerSequence: sequences[0].cacheBytes, sharedPromptKVBytes: promptBytes))
+        }
+
         var longContext: Double?
         if context > 0 {
             let filled = min(context, limit - genTokens)
@@ -165,7 +228,8 @@ struct BenchReport: Encodable {
             instructionSet: KernelInfo.instructionSet, promptTokens: promptTokens, genTokens: genTokens, context: context,
             loadSeconds: loadSeconds, promptTokensPerSecond: Double(promptTokens) / promptSeconds,
             generationTokensPerSecond: generation, longContextTokensPerSecond: longContext,
-            longContextRatio: longContext.map { $0 / generation }, weightMemoryBytes: model.weightMemoryBytes,
+            longContextRatio: longContext.map { $0 / generation }, batches: figures.isEmpty ? nil : figures,
+            weightMemoryBytes: model.weightMemoryBytes,
             peakRSSBytes: ProcessMemory.peakResidentBytes() ?? 0)
     }
 
@@ -194,6 +258,14 @@ struct BenchReport: Encodable {
         """)
         if let longContextTokensPerSecond, let longContextRatio {
             print("generation @\(context)  \(rate(longContextTokensPerSecond)) (\(String(format: "%.0f%%", 100 * longContextRatio)) of the above)")
+        }
+        if let batches {
+            print("batched generation (sequences forked from the prompt, one forward step for all):")
+            print("  B   total tok/s   per sequence   × B=1   KV per sequence")
+            for figure in batches {
+                print(String(format: "%3d  %12.2f  %13.2f  %6.2f   ", figure.sequences, figure.totalTokensPerSecond,
+                             figure.perSequenceTokensPerSecond, figure.ratio) + CLIOutput.bytes(figure.kvBytesPerSequence))
+            }
         }
         print("peak memory      \(CLIOutput.bytes(peakRSSBytes)) (VmHWM)")
     }

@@ -46,6 +46,11 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Independent samples for the prompt (num_return_sequences; needs sampling).")
     var samples: Int?
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Samples decoded together in one batch (default: all of them).",
+        discussion: "Each forward step advances every sample in the batch while reading the weights once. The samples are the same text whatever the batch size."))
+    var batch: Int?
+
     @Flag(name: .long, help: "When the prompt and max-new-tokens exceed the context, drop the oldest prompt tokens instead of failing.")
     var truncate = false
 
@@ -59,6 +64,7 @@ struct GenerateCommand: AsyncParsableCommand {
         if prompt == nil && promptFile == nil { throw ValidationError("give --prompt or --prompt-file") }
         if prompt != nil && promptFile != nil { throw ValidationError("give only one of --prompt and --prompt-file") }
         if let samples, samples < 1 { throw ValidationError("--samples must be at least 1") }
+        if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
     }
 
     /// The prompt as the model's format takes it: the typed text, or a system message and the text
@@ -74,7 +80,7 @@ struct GenerateCommand: AsyncParsableCommand {
     func run() async throws {
         let text = readPrompt()
         let loaded = await modelArguments.load(format: format)
-        let generator = TextGenerator(model: loaded)
+        let generator = TextGenerator(model: loaded, requestBatch: batch)
         let prepared: PreparedGeneration
         do {
             prepared = try generator.prepare(input(text, format: loaded.preset.promptFormat), parameters: sampling.parameters(samples: samples),
@@ -88,18 +94,17 @@ struct GenerateCommand: AsyncParsableCommand {
         // Only a completion format continues the prompt, so only there does echoing it make one text.
         let echo = !noEcho && !json && !prepared.format.hasTurns
         let count = prepared.parameters.numReturnSequences
-        if !json { startSample(0, of: count, prepared: prepared, echo: echo, prompt: text) }
+        // Samples are generated together; each is shown whole, in order: the first streams as it
+        // comes, the others' text waits until the ones before them are done.
+        var printer = SampleOrderPrinter(count: count) { index in startSample(index, of: count, prepared: prepared, echo: echo, prompt: text) }
         var summary: GenerationSummary?
         do {
             for try await event in generator.stream(prepared) {
                 switch event {
-                case .text(let chunk, _):
-                    if !json { Terminal.out(chunk) }
+                case .text(let chunk, let sample):
+                    if !json { printer.text(chunk, sample: sample) }
                 case .sampleFinished(let sample):
-                    if !json {
-                        Terminal.out("\n")
-                        if sample.index + 1 < count { startSample(sample.index + 1, of: count, prepared: prepared, echo: echo, prompt: text) }
-                    }
+                    if !json { printer.finished(sample.index) }
                 case .finished(let result):
                     summary = result
                 }
@@ -147,6 +152,37 @@ struct GenerateCommand: AsyncParsableCommand {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(value), as: UTF8.self) + "\n"
+    }
+}
+
+/// Prints the samples of one request one after another although their text arrives interleaved:
+/// the sample being shown streams, later ones are held until it finishes.
+struct SampleOrderPrinter {
+    let count: Int
+    let start: (Int) -> Void
+    private var shown = 0
+    private var held: [Int: String] = [:]
+    private var finished: Set<Int> = []
+
+    init(count: Int, start: @escaping (Int) -> Void) {
+        self.count = count
+        self.start = start
+        if count > 0 { start(0) }
+    }
+
+    mutating func text(_ chunk: String, sample: Int) {
+        if sample == shown { Terminal.out(chunk) } else { held[sample, default: ""] += chunk }
+    }
+
+    mutating func finished(_ sample: Int) {
+        finished.insert(sample)
+        while finished.contains(shown) {
+            Terminal.out("\n")
+            shown += 1
+            guard shown < count else { return }
+            start(shown)
+            if let text = held.removeValue(forKey: shown) { Terminal.out(text) }
+        }
     }
 }
 

@@ -16,7 +16,11 @@ struct ServeCommand: AsyncParsableCommand {
         fields override the model's preset defaults (`kataribe models` shows them); extensions: top_k, \
         repetition_penalty, min_tokens.
 
-        Generations run one at a time; up to --max-queue requests wait, more get 429. Binds to \
+        Up to --parallel requests generate at once, batched: every forward step advances all of them \
+        while reading the weights once, a request joins at the next step and leaves when it is done, \
+        and batching never changes a reply (the same seed gives the same text alone or beside others). \
+        Up to --max-queue more requests wait, more get 429. GET /health and GET /metrics (Prometheus \
+        text) show the slots in use and the queue. Binds to \
         127.0.0.1 unless --host says otherwise; with --api-key-env, requests must send \
         'Authorization: Bearer <key>' (every path but /health). Ctrl-C stops the server after the \
         requests in progress (at most --shutdown-timeout).
@@ -41,7 +45,10 @@ struct ServeCommand: AsyncParsableCommand {
                                             valueName: "VAR"))
     var apiKeyEnv: String?
 
-    @Option(name: .long, help: "Requests that may wait while another generates; more get 429.")
+    @Option(name: .long, help: "Requests (or choices of one request) generated together in one batch.")
+    var parallel = 1
+
+    @Option(name: .long, help: "Requests that may wait while --parallel others generate; more get 429.")
     var maxQueue = 16
 
     @Option(name: .long, help: "Largest request body in bytes; larger ones get 413.")
@@ -88,6 +95,7 @@ struct ServeCommand: AsyncParsableCommand {
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         if maxQueue < 0 { throw ValidationError("--max-queue must not be negative") }
+        guard (1...256).contains(parallel) else { throw ValidationError("--parallel must be between 1 and 256") }
         if maxBodyBytes < 1 { throw ValidationError("--max-body-bytes must be at least 1") }
         if let maxTokens, maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
         if maxChoices < 1 { throw ValidationError("--max-choices must be at least 1") }
@@ -109,7 +117,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let loaded = await modelArguments.load(format: format)
         let server = OpenAIServer(model: loaded, configuration: ServerConfiguration(
-            host: host, port: port, apiKey: apiKey, maxQueue: maxQueue, maxBodyBytes: maxBodyBytes,
+            host: host, port: port, apiKey: apiKey, maxQueue: maxQueue, parallel: parallel, maxBodyBytes: maxBodyBytes,
             maxTokens: maxTokens, maxChoices: maxChoices, modelID: servedModelName,
             tokenPacing: paceMilliseconds.map { .milliseconds($0) },
             idleTimeout: .seconds(idleTimeout), headerTimeout: .seconds(headerTimeout), bodyTimeout: .seconds(bodyTimeout),
@@ -121,7 +129,8 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             try await server.run(handleSignals: true) { port in
                 let shown = host.contains(":") ? "[\(host)]" : host
-                Terminal.err("serving \(server.modelID) (\(loaded.preset.promptFormat.name) format) on http://\(shown):\(port)/v1\n")
+                let batching = server.configuration.parallel > 1 ? ", \(server.configuration.parallel) requests at once" : ""
+                Terminal.err("serving \(server.modelID) (\(loaded.preset.promptFormat.name) format\(batching)) on http://\(shown):\(port)/v1\n")
             }
         } catch {
             CLIOutput.fail("cannot serve on \(host):\(port): \(error)")

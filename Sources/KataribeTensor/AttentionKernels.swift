@@ -10,11 +10,12 @@ public enum AttentionKernels {
         kc_attention_scores(query, keys, float16 ? 1 : 0, dim, count, scale, scores)
     }
 
-    /// out = Σ_j weights[j] · values[j] over `count` rows of `dim`.
+    /// out = Σ_j weights[j] · values[j] over `count` rows of `dim` (`accumulating`: out += the sum,
+    /// continuing each column's sum in order, so two segments give the bits of one call).
     @inline(__always)
     public static func weightedValues(_ weights: UnsafePointer<Float>, values: UnsafeRawPointer, float16: Bool, dim: Int,
-                                      count: Int, into out: UnsafeMutablePointer<Float>) {
-        kc_attention_values(weights, values, float16 ? 1 : 0, dim, count, out)
+                                      count: Int, accumulating: Bool = false, into out: UnsafeMutablePointer<Float>) {
+        kc_attention_values(weights, values, float16 ? 1 : 0, dim, count, out, accumulating ? 1 : 0)
     }
 
     /// Writes `count` floats as IEEE half precision (round to nearest even).

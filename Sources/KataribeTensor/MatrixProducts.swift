@@ -73,6 +73,78 @@ enum MatrixProducts {
         }
     }
 
+    /// `y[b] = W · x[b] (+ bias)` for each of `n` activation rows with exactly the arithmetic of a
+    /// one-row GEMV, so a row's result never depends on which other rows share the step (batched
+    /// decoding's promise), while W still comes from memory once: each task walks its rows in tiles
+    /// small enough to stay in L1/L2, and every activation row passes over a tile before the next.
+    /// Tiles start at multiples of 4 rows, where the kernels' row groups start in a plain GEMV too.
+    static func rowwiseGEMV(
+        _ matrix: WeightMatrix, _ x: UnsafePointer<Float>, _ n: Int, _ y: UnsafeMutablePointer<Float>,
+        _ bias: UnsafePointer<Float>?, _ parallelism: Parallelism
+    ) {
+        let rows = matrix.rows, columns = matrix.columns
+        let tile = max(4, min(64, tileBytes / max(1, matrix.byteCount / max(1, rows))) & ~3)
+        let ys = SendablePointer(y), b = bias.map { SendableRawPointer(UnsafeRawPointer($0)) }
+        func walk(_ kernel: @escaping @Sendable (_ r0: Int, _ r1: Int, _ row: Int, _ y: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>?) -> Void) {
+            parallelism.forEachChunk(of: rows, minimumChunk: max(tile, minimumRows(columns: columns)), granularity: 4,
+                                     chunksPerThread: 8) { range in
+                let bias = b?.pointer.assumingMemoryBound(to: Float.self)
+                var r0 = range.lowerBound
+                while r0 < range.upperBound {
+                    let r1 = min(r0 + tile, range.upperBound)
+                    for row in 0..<n { kernel(r0, r1, row, ys.pointer + row * rows, bias) }
+                    r0 = r1
+                }
+            }
+        }
+        switch matrix.storage {
+        case .dense(let tensor):
+            let w = SendableRawPointer(tensor.baseAddress), xs = SendablePointer(UnsafeMutablePointer(mutating: x))
+            let dtype = tensor.dtype
+            walk { r0, r1, row, y, bias in
+                let x = UnsafePointer(xs.pointer + row * columns)
+                switch dtype {
+                case .float16: kc_gemv_f16(w.pointer.assumingMemoryBound(to: UInt16.self), columns, r0, r1, x, y, bias)
+                case .bfloat16: kc_gemv_bf16(w.pointer.assumingMemoryBound(to: UInt16.self), columns, r0, r1, x, y, bias)
+                default: kc_gemv_f32(w.pointer.assumingMemoryBound(to: Float.self), columns, r0, r1, x, y, bias)
+                }
+            }
+        case .quantized(let quantized):
+            let activations = (0..<n).map { row in
+                let a = QuantizedActivations(padded: quantized.paddedColumns)
+                a.quantize(x + row * columns, count: columns)
+                return a
+            }
+            defer { for a in activations { a.deallocate() } }
+            let forms = activations.map(\.kernelForm)
+            forms.withUnsafeBufferPointer { formBuffer in
+                let inputs = SendableRawPointer(UnsafeRawPointer(formBuffer.baseAddress!))
+                var m = quantized.kernelMatrix
+                withUnsafePointer(to: &m) { pointer in
+                    let mp = SendableRawPointer(pointer), q8 = quantized.format == .q8
+                    walk { r0, r1, row, y, bias in
+                        let m = mp.pointer.assumingMemoryBound(to: kc_qmatrix.self)
+                        let a = inputs.pointer.assumingMemoryBound(to: kc_qactivations.self) + row
+                        if q8 { kc_gemv_q8(m, r0, r1, a, y, bias) } else { kc_gemv_q4(m, r0, r1, a, y, bias) }
+                    }
+                }
+            }
+        case .ggml(let ggml):
+            let type = Int32(ggml.type.rawValue), stride = max(1, kc_ggml_activation_bytes(type, columns))
+            let activations = UnsafeMutableRawPointer.allocate(byteCount: n * stride, alignment: 64)
+            defer { activations.deallocate() }
+            for row in 0..<n { kc_ggml_quantize_activations(type, x + row * columns, columns, activations + row * stride) }
+            let xq = SendableRawPointer(UnsafeRawPointer(activations)), w = SendableRawPointer(ggml.data.baseAddress)
+            let rowBytes = ggml.rowBytes
+            walk { r0, r1, row, y, bias in
+                kc_ggml_gemv(type, w.pointer, rowBytes, columns, r0, r1, xq.pointer + row * stride, y, bias)
+            }
+        }
+    }
+
+    /// Weight bytes per tile of `rowwiseGEMV`: within a 32 KiB L1 beside the activations.
+    static let tileBytes = 16 << 10
+
     static func gemm(
         _ weights: kc_weights, rows: Int, _ x: UnsafePointer<Float>, _ n: Int, _ y: UnsafeMutablePointer<Float>,
         _ bias: UnsafePointer<Float>?, _ parallelism: Parallelism

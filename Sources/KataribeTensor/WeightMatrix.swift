@@ -154,6 +154,19 @@ public struct WeightMatrix: Sendable {
         }
     }
 
+    /// `Y[n, rows] = X[n, columns] · Wᵀ (+ bias)` with each row computed exactly as `gemv` computes
+    /// it alone, so a row's result does not depend on the other rows (batched decoding of independent
+    /// sequences). W is still read from memory once for all n rows. A prompt's rows, which are
+    /// always computed together, use `gemm`'s faster blocked product instead.
+    public func rowwiseGEMV(
+        _ x: UnsafePointer<Float>, count n: Int, into y: UnsafeMutablePointer<Float>,
+        bias: UnsafePointer<Float>? = nil, parallelism: Parallelism
+    ) {
+        guard n > 0 else { return }
+        if n == 1 { return gemm(x, count: 1, into: y, bias: bias, parallelism: parallelism) }
+        MatrixProducts.rowwiseGEMV(self, x, n, y, bias, parallelism)
+    }
+
     /// The C description the GEMM widens rows from.
     var kernelWeights: kc_weights {
         switch storage {

@@ -208,10 +208,26 @@ struct CancellationTests {
         #expect(summary.samples[0].tokens.count < maxNewTokens)
     }
 
-    @Test("stream.cancel() stops it too, and later samples are reported cancelled without tokens")
-    func explicitCancel() async throws {
+    @Test("stream.cancel() stops every sample of the batch mid-way")
+    func explicitCancelBatched() async throws {
         var scripted: ScriptedModel?
         let generator = TextGenerator(model: try slowModel(&scripted))
+        let stream = try generator.generate(prompt: "a", parameters: GenerationParameters(
+            doSample: true, maxNewTokens: maxNewTokens, numReturnSequences: 3, seed: 1))
+        var summary: GenerationSummary?
+        for try await event in stream {
+            if case .text = event { stream.cancel() }
+            if case .finished(let result) = event { summary = result }
+        }
+        let samples = try #require(summary).samples
+        #expect(samples.map(\.stopReason) == [.cancelled, .cancelled, .cancelled])
+        #expect(samples.allSatisfy { $0.tokens.count < maxNewTokens })
+    }
+
+    @Test("with one sample at a time, stream.cancel() reports the later samples cancelled without tokens")
+    func explicitCancel() async throws {
+        var scripted: ScriptedModel?
+        let generator = TextGenerator(model: try slowModel(&scripted), requestBatch: 1)
         let stream = try generator.generate(prompt: "a", parameters: GenerationParameters(
             doSample: true, maxNewTokens: maxNewTokens, numReturnSequences: 3, seed: 1))
         var summary: GenerationSummary?

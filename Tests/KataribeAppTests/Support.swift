@@ -126,6 +126,15 @@ final class ScriptedModel: CausalLanguageModel {
             tokens = []
             promptCount = nil
         }
+
+        func fork() -> any LanguageModelSession {
+            let copy = Session(model: scripted)
+            copy.tokens = tokens
+            copy.promptCount = promptCount
+            return copy
+        }
+
+        var cacheBytes: Int { 0 }
     }
 }
 

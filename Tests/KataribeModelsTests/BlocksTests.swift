@@ -56,8 +56,9 @@ struct BlocksTests {
         let q = values(2 * heads * d, seed: 7)
         queries.base.update(from: q, count: q.count)
         let attention = Attention(queryHeads: heads, kvHeads: kvHeads, headDim: d)
-        attention(Attention.Queries(base: queries.base, rowStride: heads * d, headStride: d), positions: rowPositions,
-                  cache: cache, layer: 0, into: output, parallelism: .serial)
+        attention(Attention.Queries(base: queries.base, rowStride: heads * d, headStride: d),
+                  step: ForwardStep(nextTokens: [0, 0], positions: rowPositions, caches: [cache, cache]), layer: 0, into: output,
+                  parallelism: .serial)
         for (row, position) in rowPositions.enumerated() {
             for head in 0..<heads {
                 let g = head / (heads / kvHeads)
@@ -90,7 +91,9 @@ struct BlocksTests {
         let rotary = RotaryEmbedding(dimensions: 8, base: 10_000)
         let arena = ScratchArena(rows: 3)
         let cos = arena.rows(width: rotary.half), sin = arena.rows(width: rotary.half)
-        rotary.tables(positions: [7, 0, 7], cos: cos, sin: sin)
+        let layout = KVCacheLayout(layers: 1, kvHeads: 1, headDim: 8, queryHeads: 1, format: .float32)
+        let caches = (0..<3).map { _ in KVCache(layout: layout, contextLength: 16) }
+        rotary.tables(ForwardStep(nextTokens: [0, 0, 0], positions: [7, 0, 7], caches: caches), cos: cos, sin: sin)
         for j in 0..<rotary.half {
             #expect(cos.row(0)[j] == cos.row(2)[j] && sin.row(0)[j] == sin.row(2)[j])
             #expect(cos.row(1)[j] == 1 && sin.row(1)[j] == 0)

@@ -59,10 +59,10 @@ struct KernelTests {
                 var scores = [Float](repeating: 0, count: count), out = [Float](repeating: 0, count: dim)
                 if half {
                     kc_attention_scores(q, k16, 1, dim, count, 0.5, &scores)
-                    kc_attention_values(p, v16, 1, dim, count, &out)
+                    kc_attention_values(p, v16, 1, dim, count, &out, 0)
                 } else {
                     kc_attention_scores(q, keys, 0, dim, count, 0.5, &scores)
-                    kc_attention_values(p, values, 0, dim, count, &out)
+                    kc_attention_values(p, values, 0, dim, count, &out, 0)
                 }
                 KernelInfo.usePortableKernels(false)
                 for j in 0..<count {
@@ -73,6 +73,34 @@ struct KernelTests {
                     let expected = (0..<count).reduce(0.0) { $0 + Double(p[$1]) * Double(vUsed[$1 * dim + c]) }
                     #expect(abs(Double(out[c]) - expected) < 1e-5)
                 }
+            }
+        }
+    }
+
+    @Test("weighted values summed over two segments (a shared prefix, then a sequence's own cache) equal one call bit for bit")
+    func attentionValuesInSegments() {
+        let dim = 72, count = 45, split = 29
+        let values = pseudoRandom(dim * count, seed: 5), p = pseudoRandom(count, seed: 6).map { abs($0) }
+        let v16 = values.map { Float16($0).bitPattern }
+        for half in [false, true] {
+            for portable in [false, true] {
+                KernelInfo.usePortableKernels(portable)
+                var whole = [Float](repeating: 0, count: dim), parts = [Float](repeating: 9, count: dim)
+                if half {
+                    kc_attention_values(p, v16, 1, dim, count, &whole, 0)
+                    kc_attention_values(p, v16, 1, dim, split, &parts, 0)
+                    v16.withUnsafeBufferPointer { v in
+                        p.withUnsafeBufferPointer { kc_attention_values($0.baseAddress! + split, v.baseAddress! + split * dim, 1, dim, count - split, &parts, 1) }
+                    }
+                } else {
+                    kc_attention_values(p, values, 0, dim, count, &whole, 0)
+                    kc_attention_values(p, values, 0, dim, split, &parts, 0)
+                    values.withUnsafeBufferPointer { v in
+                        p.withUnsafeBufferPointer { kc_attention_values($0.baseAddress! + split, v.baseAddress! + split * dim, 0, dim, count - split, &parts, 1) }
+                    }
+                }
+                KernelInfo.usePortableKernels(false)
+                #expect(whole.map(\.bitPattern) == parts.map(\.bitPattern), "half \(half), portable \(portable)")
             }
         }
     }

@@ -5,8 +5,8 @@ import Synchronization
 /// `.sampleFinished` per sample, then `.finished` with the summary. Errors (`TextGenerationError`) are
 /// thrown by the iterator.
 ///
-/// The model runs on a thread of its own (not the Swift concurrency pool), started when iteration
-/// begins. Cancelling the consuming task, breaking out of the loop or calling `cancel()` stops it
+/// The model runs on its engine's thread (not the Swift concurrency pool); the request joins the
+/// engine's batch when iteration begins. Cancelling the consuming task, breaking out of the loop or calling `cancel()` stops it
 /// after the current token: the sample in progress ends with stop reason `.cancelled`, later samples
 /// are not started (they are reported `.cancelled` with no tokens), and the summary still arrives to a
 /// consumer that keeps iterating.
@@ -56,7 +56,7 @@ public struct GenerationStream: AsyncSequence, Sendable {
         deinit { channel.cancel() }
     }
 
-    /// Starts the worker thread the first time iteration begins.
+    /// Hands the request to its engine the first time iteration begins.
     final class Starter: Sendable {
         private let work: Mutex<(@Sendable () -> Void)?>
 
@@ -66,18 +66,7 @@ public struct GenerationStream: AsyncSequence, Sendable {
 
         func startOnce() {
             guard let work = work.withLock({ w -> (@Sendable () -> Void)? in defer { w = nil }; return w }) else { return }
-            // swift-corelibs-foundation applies a thread's name only from the thread itself, and only once
-            // start() has returned (before that the Thread does not know its pthread), hence the wait.
-            let started = DispatchSemaphore(value: 0)
-            let thread = Thread {
-                started.wait()
-                Thread.current.name = GenerationStream.threadName  // at most 15 bytes on Linux
-                work()
-            }
-            // The forward pass keeps big buffers on the heap; 8 MiB leaves room for deep call chains.
-            thread.stackSize = 8 << 20
-            thread.start()
-            started.signal()
+            work()
         }
     }
 }

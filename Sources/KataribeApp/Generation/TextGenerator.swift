@@ -19,9 +19,21 @@ import KataribeTokenizers
 /// ```
 public struct TextGenerator: Sendable {
     public let model: LoadedModel
+    /// Where requests run. A shared engine batches every request of this generator (`serve
+    /// --parallel`, compare's samples); nil gives each request an engine of its own, which
+    /// batches that request's samples (all of them, or `requestBatch` at a time).
+    public let engine: GenerationEngine?
+    public let requestBatch: Int?
 
-    public init(model: LoadedModel) {
+    public init(model: LoadedModel, engine: GenerationEngine? = nil, requestBatch: Int? = nil) {
         self.model = model
+        self.engine = engine
+        self.requestBatch = requestBatch
+    }
+
+    /// A generator whose requests share one engine of `maxSequences` slots.
+    public init(model: LoadedModel, sharedBatch maxSequences: Int) {
+        self.init(model: model, engine: GenerationEngine(model: model, maxSequences: maxSequences))
     }
 
     /// Generates from `prompt` in the model's prompt format (`options.format` overrides it).
@@ -40,9 +52,9 @@ public struct TextGenerator: Sendable {
 
     /// Runs a prepared request. Nothing runs until the stream is iterated.
     public func stream(_ prepared: PreparedGeneration) -> GenerationStream {
-        let channel = EventChannel()
-        let handoff = GenerationWorker.Handoff(GenerationWorker(model: model, prepared: prepared, channel: channel))
-        return GenerationStream(channel: channel) { GenerationWorker.run(handoff, channel: channel) }
+        let engine = self.engine
+            ?? GenerationEngine(model: model, maxSequences: requestBatch ?? prepared.parameters.numReturnSequences)
+        return engine.stream(prepared)
     }
 
     /// Checks the settings, formats and tokenizes the prompt, and fits it to the context.

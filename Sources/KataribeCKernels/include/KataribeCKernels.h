@@ -212,8 +212,10 @@ void kc_exp(const float *x, float *out, long n);
 
 /// scores[j] = scale · q · k_j for j < count.
 void kc_attention_scores(const float *q, const void *keys, int kv_f16, long dim, long count, float scale, float *scores);
-/// out[dim] = Σ_j p[j] · v_j.
-void kc_attention_values(const float *p, const void *values, int kv_f16, long dim, long count, float *out);
+/// out[dim] = Σ_j p[j] · v_j, or out += Σ_j p[j] · v_j when `accumulate` is non-zero. Per output
+/// column the sum runs over j in order, so a cache split in two segments (a shared prompt prefix,
+/// then a sequence's own positions) summed by two calls gives the bits of one call.
+void kc_attention_values(const float *p, const void *values, int kv_f16, long dim, long count, float *out, int accumulate);
 /// Rounds floats to float16 bits.
 void kc_f32_to_f16(const float *x, uint16_t *out, long n);
 void kc_f16_to_f32(const uint16_t *x, float *out, long n);

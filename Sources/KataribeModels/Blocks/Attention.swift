@@ -42,42 +42,79 @@ public struct Attention: Sendable {
         }
     }
 
-    /// Attends rows `0..<positions.count` (row i at `positions[i]`, whose key and value are
-    /// already in `cache`) and writes heads concatenated into `output` ([rows, queryHeads·headDim]).
+    /// Attends every row of `step` (row i at `step.positions[i]`, whose key and value are already
+    /// in `step.caches[i]`) and writes heads concatenated into `output` ([rows, queryHeads·headDim]).
+    /// A row whose cache continues a shared prefix reads the prefix's positions first, then its
+    /// own: scores are per position and each value column sums in position order, so the result
+    /// has the bits of one cache holding everything.
     public func callAsFunction(
-        _ queries: Queries, positions: [Int], cache: KVCache, layer: Int, into output: FloatRows, parallelism: Parallelism
+        _ queries: Queries, step: ForwardStep, layer: Int, into output: FloatRows, parallelism: Parallelism
     ) {
-        let d = headDim, capacity = cache.capacity, element = cache.layout.elementBytes
-        let half = cache.layout.format == .float16
+        let d = headDim, element = step.caches[0].layout.elementBytes
+        let half = step.caches[0].layout.format == .float16
         let group = queryHeads / kvHeads, scale = self.scale, window = self.window ?? Int.max, softcap = self.softcap
-        let q = queries, out = output
-        let scores = SendablePointer(cache.scores)
-        let keys = SendableRawPointer(UnsafeRawPointer(cache.keys[layer]))
-        let values = SendableRawPointer(UnsafeRawPointer(cache.values[layer]))
-        positions.withUnsafeBufferPointer { positionBuffer in
-            let rowPositions = SendablePointer(UnsafeMutablePointer(mutating: positionBuffer.baseAddress!))
-            let rows = positionBuffer.count
-            parallelism.forEach(queryHeads) { head in
-                let kvHead = head / group
-                let keyBase = keys.pointer + kvHead * capacity * d * element
-                let valueBase = values.pointer + kvHead * capacity * d * element
-                let score = scores.pointer + head * capacity
-                for i in 0..<rows {
-                    let query = q.base + i * q.rowStride + head * q.headStride
-                    let position = rowPositions.pointer[i]
-                    let first = window > position ? 0 : position - window + 1
-                    let visible = position + 1 - first
-                    let offset = first * d * element
-                    AttentionKernels.scores(query: query, keys: keyBase + offset, float16: half, dim: d, count: visible, scale: scale,
-                                            into: score)
-                    if let cap = softcap {
-                        for j in 0..<visible { score[j] = tanhf(score[j] / cap) * cap }
+        let q = queries, out = output, rowBytes = d * element
+        let rows = step.caches.map { cache in
+            Row(scores: SendablePointer(cache.scores), ownCapacity: cache.capacity, prefixLength: cache.prefixLength,
+                keys: SendableRawPointer(UnsafeRawPointer(cache.keys[layer])), values: SendableRawPointer(UnsafeRawPointer(cache.values[layer])),
+                prefixCapacity: cache.prefix?.capacity ?? 0,
+                prefixKeys: cache.prefix.map { SendableRawPointer(UnsafeRawPointer($0.keys[layer])) },
+                prefixValues: cache.prefix.map { SendableRawPointer(UnsafeRawPointer($0.values[layer])) })
+        }
+        positions(step.positions) { rowPositions in
+            rows.withUnsafeBufferPointer { rowBuffer in
+                let rowInfo = SendablePointer(UnsafeMutablePointer(mutating: rowBuffer.baseAddress!))
+                let count = rowBuffer.count
+                parallelism.forEach(queryHeads) { head in
+                    let kvHead = head / group
+                    for i in 0..<count {
+                        let row = rowInfo.pointer[i]
+                        let query = q.base + i * q.rowStride + head * q.headStride
+                        let position = rowPositions.pointer[i]
+                        let first = window > position ? 0 : position - window + 1
+                        let visible = position + 1 - first
+                        let score = row.scores.pointer + head * (row.prefixLength + row.ownCapacity)
+                        // Positions first..<shared come from the prefix, shared...position from the row's own cache.
+                        let shared = min(max(first, row.prefixLength), position + 1), fromPrefix = shared - first
+                        let prefixBase = kvHead * row.prefixCapacity * rowBytes + first * rowBytes
+                        let ownBase = kvHead * row.ownCapacity * rowBytes + (shared - row.prefixLength) * rowBytes
+                        if fromPrefix > 0, let keys = row.prefixKeys {
+                            AttentionKernels.scores(query: query, keys: keys.pointer + prefixBase, float16: half, dim: d, count: fromPrefix,
+                                                    scale: scale, into: score)
+                        }
+                        if visible > fromPrefix {
+                            AttentionKernels.scores(query: query, keys: row.keys.pointer + ownBase, float16: half, dim: d,
+                                                    count: visible - fromPrefix, scale: scale, into: score + fromPrefix)
+                        }
+                        if let cap = softcap {
+                            for j in 0..<visible { score[j] = tanhf(score[j] / cap) * cap }
+                        }
+                        VectorOps.softmax(score, count: visible)
+                        let target = out.row(i) + head * d
+                        if fromPrefix > 0, let values = row.prefixValues {
+                            AttentionKernels.weightedValues(score, values: values.pointer + prefixBase, float16: half, dim: d,
+                                                            count: fromPrefix, into: target)
+                        }
+                        if visible > fromPrefix {
+                            AttentionKernels.weightedValues(score + fromPrefix, values: row.values.pointer + ownBase, float16: half, dim: d,
+                                                            count: visible - fromPrefix, accumulating: fromPrefix > 0, into: target)
+                        }
                     }
-                    VectorOps.softmax(score, count: visible)
-                    AttentionKernels.weightedValues(score, values: valueBase + offset, float16: half, dim: d, count: visible,
-                                                    into: out.row(i) + head * d)
                 }
             }
         }
+    }
+
+    /// One row's cache, as raw pointers the worker threads may read.
+    private struct Row: Sendable {
+        let scores: SendablePointer<Float>
+        let ownCapacity, prefixLength: Int
+        let keys, values: SendableRawPointer
+        let prefixCapacity: Int
+        let prefixKeys, prefixValues: SendableRawPointer?
+    }
+
+    private func positions(_ positions: [Int], _ body: (SendablePointer<Int>) -> Void) {
+        positions.withUnsafeBufferPointer { body(SendablePointer(UnsafeMutablePointer(mutating: $0.baseAddress!))) }
     }
 }

@@ -65,11 +65,11 @@ extension CPUBackend {
     /// One attention layer on `normed` rows ([n, H]) into `output` ([n, H]):
     ///   q, k, v = normed·W_qᵀ, normed·W_kᵀ, normed·W_vᵀ (+ biases)
     ///   q, k ← per-head RMSNorm (when present), then rotary with this step's tables
-    ///   k, v → the cache at each row's position;  o = attention(q, cache);  output = o·W_oᵀ (+ b)
+    ///   k, v → each row's cache at its position;  o = attention(q, cache);  output = o·W_oᵀ (+ b)
     func selfAttention(_ weights: SelfAttentionWeights, _ attention: Attention, rotary: RotaryEmbedding, cos: FloatRows,
-                       sin: FloatRows, normed: FloatRows, rows n: Int, positions: [Int], cache: KVCache, layer: Int,
+                       sin: FloatRows, normed: FloatRows, step: ForwardStep, layer: Int,
                        scratch s: DecoderBlockScratch, into output: FloatRows) {
-        let heads = attention.queryHeads, kvHeads = attention.kvHeads, d = attention.headDim
+        let heads = attention.queryHeads, kvHeads = attention.kvHeads, d = attention.headDim, n = step.count
         linear(weights.query, normed, rows: n, into: s.query)                           // [n, heads·d]
         linear(weights.key, normed, rows: n, into: s.key)                               // [n, kv·d]
         linear(weights.value, normed, rows: n, into: s.value)                           // [n, kv·d]
@@ -83,11 +83,11 @@ extension CPUBackend {
             for head in 0..<kvHeads {
                 let k = s.key.row(i) + head * d
                 rotary.rotate(k, cos: cosRow, sin: sinRow)
-                cache.store(layer: layer, kvHead: head, position: positions[i], key: k, value: s.value.row(i) + head * d)
+                step.caches[i].store(layer: layer, kvHead: head, position: step.positions[i], key: k, value: s.value.row(i) + head * d)
             }
         }
         let queries = Attention.Queries(base: s.query.base, rowStride: heads * d, headStride: d)
-        attend(attention, queries, positions: positions, cache: cache, layer: layer, into: s.attention)
+        attend(attention, queries, step: step, layer: layer, into: s.attention)
         linear(weights.output, s.attention, rows: n, into: output)                      // [n, H]
     }
 

@@ -68,12 +68,12 @@ protocol DecoderModel: TransformerModel {
     associatedtype Scratch
     /// Scratch buffers for up to `rows` tokens per step.
     func makeScratch(rows: Int) -> Scratch
-    /// Runs `tokens` through the network, row i at `positions[i]` (its key and value are stored
-    /// in `cache`, whose capacity covers every position), and writes the logits of the rows in
+    /// Runs the step's tokens through the network, row i at `positions[i]` (its key and value are
+    /// stored in `caches[i]`, whose capacity covers its position), and writes the logits of the rows in
     /// `logitRows` to rows `0..<logitRows.count` of `logits` (packed, so a step that needs only
     /// its last row's logits needs a buffer of one row: 1 MiB rather than 128 MiB for a
     /// 262,144-token vocabulary).
-    func forward(_ tokens: [Int], positions: [Int], cache: KVCache, scratch: Scratch, logits: FloatRows, logitRows: Range<Int>)
+    func forward(_ step: ForwardStep, scratch: Scratch, logits: FloatRows, logitRows: Range<Int>)
 }
 
 /// Everything a loader knows about an architecture: one conformance per architecture folder,

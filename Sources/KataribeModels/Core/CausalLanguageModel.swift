@@ -24,6 +24,21 @@ public protocol CausalLanguageModel: AnyObject, Sendable {
     var contextLength: Int { get }
     /// A fresh session with an empty KV cache.
     func makeSession() -> any LanguageModelSession
+    /// Scratch for advancing up to `capacity` of this model's sessions by one token each per
+    /// forward step (batched decoding).
+    func makeBatch(capacity: Int) -> any SequenceBatch
+}
+
+/// Advances several sessions of one model in one forward step: every weight is read once for all
+/// of them, and each session's logits are bit-identical to what advancing it alone would give.
+/// Not thread-safe; one thread drives a batch and its sessions.
+public protocol SequenceBatch: AnyObject {
+    /// The most sessions one step takes.
+    var capacity: Int { get }
+    /// Appends `tokens[i]` to `sessions[i]` (each at its own position, in its own cache) and
+    /// returns the logits after each, in order. The sessions must be distinct sessions of the
+    /// model that made this batch.
+    func step(_ sessions: [any LanguageModelSession], tokens: [Int]) throws(ModelError) -> [[Float]]
 }
 
 /// One sequence being processed: the tokens seen so far and their cached keys/values.
@@ -40,6 +55,12 @@ public protocol LanguageModelSession: AnyObject {
     func appendReturningAllLogits(_ tokens: [Int]) throws(ModelError) -> [[Float]]
     /// Drops everything after the first `count` tokens (e.g. to reuse a shared prompt prefix).
     func rewind(to count: Int) throws(ModelError)
+    /// A new session holding the same tokens that shares their cached keys and values with this
+    /// one instead of copying or recomputing them: B samples of one prompt compute and store the
+    /// prompt once. Both sessions go on independently from here.
+    func fork() -> any LanguageModelSession
+    /// Bytes of keys and values this session allocated itself (a shared prefix not counted).
+    var cacheBytes: Int { get }
     /// Empties the session.
     func reset()
     /// Allocates the KV cache for `count` tokens in total now (at most the context length), as
@@ -53,7 +74,25 @@ extension LanguageModelSession {
     public func reserveCapacity(_ count: Int) {}
 }
 
+/// A batch that advances its sessions one after another, for models without a batched forward
+/// pass (test doubles): same results, no shared weight reads.
+public final class SequentialBatch: SequenceBatch {
+    public let capacity: Int
+
+    public init(capacity: Int) { self.capacity = max(1, capacity) }
+
+    public func step(_ sessions: [any LanguageModelSession], tokens: [Int]) throws(ModelError) -> [[Float]] {
+        guard !sessions.isEmpty, sessions.count == tokens.count else { throw .emptyInput }
+        guard sessions.count <= capacity else { throw .batchTooLarge(sequences: sessions.count, capacity: capacity) }
+        var rows: [[Float]] = []
+        for (session, token) in zip(sessions, tokens) { rows.append(try session.append([token])) }
+        return rows
+    }
+}
+
 extension CausalLanguageModel {
+    public func makeBatch(capacity: Int) -> any SequenceBatch { SequentialBatch(capacity: capacity) }
+
     public var vocabularySize: Int { config.vocabularySize }
     public var contextLength: Int { config.contextLength }
 

@@ -7,20 +7,22 @@ final class DecoderSession<Model: DecoderModel>: LanguageModelSession, Synthetic
     let decoder: Model
     var model: any CausalLanguageModel { decoder }
     private(set) var tokens: [Int] = []
-    private let cache: KVCache
-    private let scratch: Model.Scratch
+    private(set) var cache: KVCache
+    /// Made on first use: a session forked for batched decoding is advanced by its batch, whose
+    /// scratch it shares, and may never need its own (prompt-sized) one.
+    private lazy var scratch: Model.Scratch = decoder.makeScratch(rows: batch)
     /// One row while only last-token logits are asked for; `batch` rows once all are.
     private var logits: FloatRows
     /// Keeps the logits buffer alive.
     private var arena: ScratchArena
     private let batch: Int, vocab: Int
 
-    init(model: Model) {
+    init(model: Model, tokens: [Int] = [], cache: KVCache? = nil) {
         decoder = model
         batch = min(model.batchCapacity, model.contextLength)
         vocab = model.vocabularySize
-        cache = KVCache(layout: model.cacheLayout, contextLength: model.contextLength)
-        scratch = model.makeScratch(rows: batch)
+        self.tokens = tokens
+        self.cache = cache ?? KVCache(layout: model.cacheLayout, contextLength: model.contextLength)
         arena = ScratchArena(rows: 1)
         logits = arena.rows(width: vocab)
     }
@@ -54,14 +56,30 @@ final class DecoderSession<Model: DecoderModel>: LanguageModelSession, Synthetic
 
     func rewind(to count: Int) throws(ModelError) {
         guard count >= 0, count <= tokens.count else { throw .invalidRewind(requested: count, available: tokens.count) }
+        // The shared prefix is never written: a sequence rewound into it takes a copy of what it keeps.
+        if count < cache.prefixLength { cache = cache.flattened(count: count) }
         tokens.removeLast(tokens.count - count)
     }
 
-    func reset() { tokens.removeAll() }
+    func reset() {
+        tokens.removeAll()
+        if cache.prefix != nil { cache = KVCache(layout: decoder.cacheLayout, contextLength: decoder.contextLength) }
+    }
 
     func reserveCapacity(_ count: Int) {
         cache.reserve(min(count, decoder.contextLength), used: tokens.count, exactly: true)
     }
+
+    func fork() -> any LanguageModelSession {
+        let shared = cache.prefix == nil ? cache : cache.flattened(count: tokens.count)
+        // This session continues over the shared prefix too, so nobody writes to it again.
+        cache = KVCache(layout: decoder.cacheLayout, contextLength: decoder.contextLength, prefix: shared, prefixLength: tokens.count)
+        return DecoderSession(model: decoder, tokens: tokens,
+                              cache: KVCache(layout: decoder.cacheLayout, contextLength: decoder.contextLength, prefix: shared,
+                                             prefixLength: tokens.count))
+    }
+
+    var cacheBytes: Int { cache.ownBytes }
 
     func appendSyntheticContext(count: Int, seed: UInt64) throws(ModelError) {
         guard count > 0 else { throw .emptyInput }
@@ -77,25 +95,71 @@ final class DecoderSession<Model: DecoderModel>: LanguageModelSession, Synthetic
         for _ in 0..<count { tokens.append(Int(next() % UInt64(vocab))) }
     }
 
+    /// Checks that `next` more tokens fit and makes room for them in the cache.
+    func prepareToAppend(_ next: Int) throws(ModelError) {
+        let needed = tokens.count + next
+        guard needed <= decoder.contextLength else { throw .contextOverflow(needed: needed, limit: decoder.contextLength) }
+        cache.reserve(needed, used: tokens.count)
+    }
+
+    /// Records a token its batch has just run through the model.
+    func didAppend(_ token: Int) { tokens.append(token) }
+
     /// Validates, then feeds `newTokens` through the model `batch` tokens at a time, calling
     /// `consume(count, isFinal)` after each chunk's logits are in `logits`.
     private func run(_ newTokens: [Int], allLogits: Bool, consume: (Int, Bool) -> Void) throws(ModelError) {
         guard !newTokens.isEmpty else { throw .emptyInput }
         if allLogits { reserveLogitRows(min(batch, newTokens.count)) }
         for t in newTokens where t < 0 || t >= vocab { throw .tokenOutOfRange(token: t, vocabularySize: vocab) }
-        let needed = tokens.count + newTokens.count
-        guard needed <= decoder.contextLength else { throw .contextOverflow(needed: needed, limit: decoder.contextLength) }
-        cache.reserve(needed, used: tokens.count)
+        try prepareToAppend(newTokens.count)
         var start = 0
         while start < newTokens.count {
             let chunk = Array(newTokens[start..<min(start + batch, newTokens.count)])
             let isFinal = start + chunk.count == newTokens.count
-            let first = tokens.count
-            decoder.forward(chunk, positions: Array(first..<(first + chunk.count)), cache: cache, scratch: scratch, logits: logits,
+            decoder.forward(ForwardStep(chunk: chunk, startingAt: tokens.count, cache: cache), scratch: scratch, logits: logits,
                             logitRows: allLogits ? 0..<chunk.count : (isFinal ? (chunk.count - 1)..<chunk.count : 0..<0))
             tokens.append(contentsOf: chunk)
             consume(chunk.count, isFinal)
             start += chunk.count
         }
+    }
+}
+
+/// Advances up to `capacity` sessions of one model by a token each in one forward step, reading
+/// every weight once for all of them. Each row's products are computed as they would be for the
+/// session alone (`ForwardStep.independentRows`), so a sequence's logits are the same bits in any
+/// batch, or none.
+final class DecoderBatch<Model: DecoderModel>: SequenceBatch {
+    let decoder: Model
+    let capacity: Int
+    private let scratch: Model.Scratch
+    private let logits: FloatRows
+    private let arena: ScratchArena
+
+    init(model: Model, capacity: Int) {
+        decoder = model
+        self.capacity = max(1, capacity)
+        scratch = model.makeScratch(rows: self.capacity)
+        arena = ScratchArena(rows: self.capacity)
+        logits = arena.rows(width: model.vocabularySize)
+    }
+
+    func step(_ sessions: [any LanguageModelSession], tokens: [Int]) throws(ModelError) -> [[Float]] {
+        guard !sessions.isEmpty, sessions.count == tokens.count else { throw .emptyInput }
+        guard sessions.count <= capacity else { throw .batchTooLarge(sequences: sessions.count, capacity: capacity) }
+        var members: [DecoderSession<Model>] = []
+        members.reserveCapacity(sessions.count)
+        for session in sessions {
+            guard let member = session as? DecoderSession<Model>, member.decoder === decoder else { throw .foreignSession }
+            guard !members.contains(where: { $0 === member }) else { throw .sessionTwiceInBatch }
+            members.append(member)
+        }
+        let vocab = decoder.vocabularySize
+        for t in tokens where t < 0 || t >= vocab { throw .tokenOutOfRange(token: t, vocabularySize: vocab) }
+        for member in members { try member.prepareToAppend(1) }
+        let step = ForwardStep(nextTokens: tokens, positions: members.map(\.tokens.count), caches: members.map(\.cache))
+        decoder.forward(step, scratch: scratch, logits: logits, logitRows: 0..<sessions.count)
+        for (member, token) in zip(members, tokens) { member.didAppend(token) }
+        return (0..<sessions.count).map { Array(UnsafeBufferPointer(start: logits.row($0), count: vocab)) }
     }
 }

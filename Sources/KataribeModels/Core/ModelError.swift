@@ -20,6 +20,10 @@ public enum ModelError: Error, CustomStringConvertible, Equatable, Sendable {
     case contextOverflow(needed: Int, limit: Int)
     case emptyInput
     case invalidRewind(requested: Int, available: Int)
+    case batchTooLarge(sequences: Int, capacity: Int)
+    /// A batch was given a session of another model (or another architecture's session).
+    case foreignSession
+    case sessionTwiceInBatch
 
     /// Keys, names and values here can come from the checkpoint itself: bounded and escaped.
     private func q(_ text: String, _ limit: Int = UntrustedText.defaultLimit) -> String { UntrustedText.quoted(text, limit: limit) }
@@ -48,6 +52,9 @@ public enum ModelError: Error, CustomStringConvertible, Equatable, Sendable {
         case .emptyInput: "no tokens were given"
         case .invalidRewind(let requested, let available):
             "cannot rewind to \(requested) tokens; the session holds \(available)"
+        case .batchTooLarge(let sequences, let capacity): "\(sequences) sequences in one step exceed the batch's capacity of \(capacity)"
+        case .foreignSession: "a batch can only advance sessions of its own model"
+        case .sessionTwiceInBatch: "a session appears twice in one batched step"
         }
     }
 }

@@ -41,6 +41,7 @@ public final class GPTNeoXModel: DecoderModel {
     }
 
     public func makeSession() -> any LanguageModelSession { DecoderSession(model: self) }
+    public func makeBatch(capacity: Int) -> any SequenceBatch { DecoderBatch(model: self, capacity: capacity) }
 
     public var shape: ModelShape {
         let c = configuration
@@ -81,13 +82,13 @@ public final class GPTNeoXModel: DecoderModel {
             rotaryCos: arena.rows(width: half), rotarySin: arena.rows(width: half))
     }
 
-    func forward(_ tokens: [Int], positions: [Int], cache: KVCache, scratch s: Scratch, logits: FloatRows, logitRows: Range<Int>) {
-        let n = tokens.count, h = configuration.hiddenSize, d = configuration.headDimension, heads = configuration.numAttentionHeads
-        let b = backend
+    func forward(_ step: ForwardStep, scratch s: Scratch, logits: FloatRows, logitRows: Range<Int>) {
+        let n = step.count, h = configuration.hiddenSize, d = configuration.headDimension, heads = configuration.numAttentionHeads
+        let b = backend.running(step)
 
         // x[n, H] = embed_in[token]
-        for (i, token) in tokens.enumerated() { weights.embedIn.row(token, into: s.x.row(i)) }
-        rotary.tables(positions: positions, cos: s.rotaryCos, sin: s.rotarySin)
+        for (i, token) in step.tokens.enumerated() { weights.embedIn.row(token, into: s.x.row(i)) }
+        rotary.tables(step, cos: s.rotaryCos, sin: s.rotarySin)
         let queries = Attention.Queries(base: s.qkv.base, rowStride: 3 * h, headStride: 3 * d)
 
         for (layerIndex, layer) in weights.layers.enumerated() {
@@ -100,23 +101,23 @@ public final class GPTNeoXModel: DecoderModel {
                     let q = row + head * 3 * d, k = q + d, v = k + d
                     rotary.rotate(q, cos: cos, sin: sin)
                     rotary.rotate(k, cos: cos, sin: sin)
-                    cache.store(layer: layerIndex, kvHead: head, position: positions[i], key: k, value: v)
+                    step.caches[i].store(layer: layerIndex, kvHead: head, position: step.positions[i], key: k, value: v)
                 }
             }
-            b.attend(attention, queries, positions: positions, cache: cache, layer: layerIndex, into: s.attention)  // [n, H]
+            b.attend(attention, queries, step: step, layer: layerIndex, into: s.attention)                // [n, H]
             b.linear(layer.attentionDense, s.attention, rows: n, into: s.projected)
 
             let x = s.x.base, projected = s.projected.base, mlpOut = s.mlpOut.base
             if configuration.parallelResidual {
                 // x = mlp(ln2(x)) + attn + x
                 b.layerNorm(layer.postAttentionLayerNorm, s.x, rows: n, into: s.normed)
-                mlp(layer, rows: n, scratch: s)
+                mlp(layer, rows: n, scratch: s, backend: b)
                 for i in 0..<(n * h) { x[i] = (mlpOut[i] + projected[i]) + x[i] }
             } else {
                 // x = x + attn; x = x + mlp(ln2(x))
                 for i in 0..<(n * h) { x[i] = projected[i] + x[i] }
                 b.layerNorm(layer.postAttentionLayerNorm, s.x, rows: n, into: s.normed)
-                mlp(layer, rows: n, scratch: s)
+                mlp(layer, rows: n, scratch: s, backend: b)
                 for i in 0..<(n * h) { x[i] = mlpOut[i] + x[i] }
             }
         }
@@ -125,11 +126,11 @@ public final class GPTNeoXModel: DecoderModel {
         let first = logitRows.lowerBound, rows = logitRows.count
         b.layerNorm(weights.finalLayerNorm, FloatRows(base: s.x.row(first), width: h), rows: rows, into: s.normed)
         // logits[row, V] = ln_f(x) · W_outᵀ, packed from row 0
-        weights.embedOut.gemm(s.normed.base, count: rows, into: logits.base, bias: nil, parallelism: parallelism)
+        b.product(weights.embedOut, s.normed.base, rows: rows, into: logits.base)
     }
 
     /// mlpOut[n, H] = act(normed · W_upᵀ + b) · W_downᵀ + b
-    private func mlp(_ layer: GPTNeoXLayerWeights, rows n: Int, scratch s: Scratch) {
+    private func mlp(_ layer: GPTNeoXLayerWeights, rows n: Int, scratch s: Scratch, backend: CPUBackend) {
         backend.linear(layer.mlpUp, s.normed, rows: n, into: s.up)                           // [n, I]
         backend.activate(activation, s.up, rows: n)
         backend.linear(layer.mlpDown, s.up, rows: n, into: s.mlpOut)                         // [n, H]

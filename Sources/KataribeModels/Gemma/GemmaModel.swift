@@ -52,6 +52,7 @@ public final class GemmaModel: DecoderModel {
     }
 
     public func makeSession() -> any LanguageModelSession { DecoderSession(model: self) }
+    public func makeBatch(capacity: Int) -> any SequenceBatch { DecoderBatch(model: self, capacity: capacity) }
 
     public var shape: ModelShape {
         let c = configuration
@@ -91,17 +92,17 @@ public final class GemmaModel: DecoderModel {
                                        intermediate: c.intermediateSize))
     }
 
-    func forward(_ tokens: [Int], positions: [Int], cache: KVCache, scratch s: Scratch, logits: FloatRows, logitRows: Range<Int>) {
-        let n = tokens.count, h = configuration.hiddenSize, b = backend
+    func forward(_ step: ForwardStep, scratch s: Scratch, logits: FloatRows, logitRows: Range<Int>) {
+        let n = step.count, h = configuration.hiddenSize, b = backend.running(step)
 
         // x[n, H] = embed_tokens[token] · √H
-        for (i, token) in tokens.enumerated() {
+        for (i, token) in step.tokens.enumerated() {
             let row = s.x.row(i)
             weights.embedTokens.row(token, into: row)
             for j in 0..<h { row[j] = row[j] * embeddingScale }
         }
-        localRotary.tables(positions: positions, cos: s.localCos, sin: s.localSin)
-        globalRotary.tables(positions: positions, cos: s.globalCos, sin: s.globalSin)
+        localRotary.tables(step, cos: s.localCos, sin: s.localSin)
+        globalRotary.tables(step, cos: s.globalCos, sin: s.globalSin)
 
         for (layerIndex, layer) in weights.layers.enumerated() {
             let sliding = slidingLayers[layerIndex]
@@ -109,7 +110,7 @@ public final class GemmaModel: DecoderModel {
             layer.inputNorm(s.x, rows: n, into: s.normed)
             b.selfAttention(layer.attention, attentions[layerIndex], rotary: sliding ? localRotary : globalRotary,
                             cos: sliding ? s.localCos : s.globalCos, sin: sliding ? s.localSin : s.globalSin,
-                            normed: s.normed, rows: n, positions: positions, cache: cache, layer: layerIndex,
+                            normed: s.normed, step: step, layer: layerIndex,
                             scratch: s.block, into: s.projected)
             layer.postAttentionNorm(s.projected, rows: n, into: s.projected)
             addResidual(s.x, s.projected, rows: n)
@@ -123,7 +124,7 @@ public final class GemmaModel: DecoderModel {
         guard !logitRows.isEmpty else { return }
         let first = logitRows.lowerBound, rows = logitRows.count
         weights.finalNorm(FloatRows(base: s.x.row(first), width: h), rows: rows, into: s.normed)
-        weights.lmHead.gemm(s.normed.base, count: rows, into: logits.base, bias: nil, parallelism: parallelism)
+        b.product(weights.lmHead, s.normed.base, rows: rows, into: logits.base)
         if let cap = finalSoftcap {
             for r in 0..<rows {
                 let row = logits.row(r)

@@ -42,6 +42,7 @@ public final class LlamaModel: DecoderModel {
     }
 
     public func makeSession() -> any LanguageModelSession { DecoderSession(model: self) }
+    public func makeBatch(capacity: Int) -> any SequenceBatch { DecoderBatch(model: self, capacity: capacity) }
 
     public var shape: ModelShape {
         let c = configuration
@@ -81,18 +82,18 @@ public final class LlamaModel: DecoderModel {
                                        intermediate: c.intermediateSize))
     }
 
-    func forward(_ tokens: [Int], positions: [Int], cache: KVCache, scratch s: Scratch, logits: FloatRows, logitRows: Range<Int>) {
-        let n = tokens.count, b = backend
+    func forward(_ step: ForwardStep, scratch s: Scratch, logits: FloatRows, logitRows: Range<Int>) {
+        let n = step.count, b = backend.running(step)
 
         // x[n, H] = embed_tokens[token]
-        for (i, token) in tokens.enumerated() { weights.embedTokens.row(token, into: s.x.row(i)) }
-        rotary.tables(positions: positions, cos: s.rotaryCos, sin: s.rotarySin)
+        for (i, token) in step.tokens.enumerated() { weights.embedTokens.row(token, into: s.x.row(i)) }
+        rotary.tables(step, cos: s.rotaryCos, sin: s.rotarySin)
 
         for (layerIndex, layer) in weights.layers.enumerated() {
             // x = x + attention(RMSNorm₁(x))
             layer.inputNorm(s.x, rows: n, into: s.normed)
             b.selfAttention(layer.attention, attentions[layerIndex], rotary: rotary, cos: s.rotaryCos, sin: s.rotarySin,
-                            normed: s.normed, rows: n, positions: positions, cache: cache, layer: layerIndex,
+                            normed: s.normed, step: step, layer: layerIndex,
                             scratch: s.block, into: s.projected)
             addResidual(s.x, s.projected, rows: n)
             // x = x + W_down·(silu(W_gate·m) ⊙ W_up·m),  m = RMSNorm₂(x)
@@ -104,7 +105,7 @@ public final class LlamaModel: DecoderModel {
         guard !logitRows.isEmpty else { return }
         let first = logitRows.lowerBound, rows = logitRows.count
         weights.finalNorm(FloatRows(base: s.x.row(first), width: s.x.width), rows: rows, into: s.normed)
-        weights.lmHead.gemm(s.normed.base, count: rows, into: logits.base, bias: nil, parallelism: parallelism)
+        b.product(weights.lmHead, s.normed.base, rows: rows, into: logits.base)
     }
 }
 

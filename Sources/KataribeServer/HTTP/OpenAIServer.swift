@@ -17,6 +17,9 @@ public struct ServerConfiguration: Sendable {
     public var apiKey: String?
     /// Requests that may wait for the model while another runs; one more gets 429.
     public var maxQueue: Int
+    /// Requests generated at once, batched into shared forward steps (continuous batching): the
+    /// number of sequences one step advances. Requests beyond it wait in the queue.
+    public var parallel: Int
     /// Largest request body accepted (413 beyond).
     public var maxBodyBytes: Int
     /// Largest `max_tokens` a request may ask for (400 beyond); nil: the context length is the limit.
@@ -42,7 +45,7 @@ public struct ServerConfiguration: Sendable {
     /// Connections not being answered close at once.
     public var shutdownTimeout: Duration
 
-    public init(host: String = "127.0.0.1", port: Int = 8080, apiKey: String? = nil, maxQueue: Int = 16,
+    public init(host: String = "127.0.0.1", port: Int = 8080, apiKey: String? = nil, maxQueue: Int = 16, parallel: Int = 1,
                 maxBodyBytes: Int = 1 << 20, maxTokens: Int? = nil, maxChoices: Int = 8, modelID: String? = nil,
                 tokenPacing: Duration? = nil, logLevel: Logger.Level = .warning,
                 idleTimeout: Duration = .seconds(5), headerTimeout: Duration = .seconds(10), bodyTimeout: Duration = .seconds(30),
@@ -51,6 +54,7 @@ public struct ServerConfiguration: Sendable {
         self.port = port
         self.apiKey = apiKey
         self.maxQueue = maxQueue
+        self.parallel = max(1, parallel)
         self.maxBodyBytes = maxBodyBytes
         self.maxTokens = maxTokens
         self.maxChoices = maxChoices
@@ -66,10 +70,12 @@ public struct ServerConfiguration: Sendable {
 }
 
 /// An OpenAI-compatible HTTP API over one loaded model: `GET /v1/models`, `POST /v1/completions`,
-/// `POST /v1/chat/completions` (JSON or server-sent events), plus `GET /health`.
+/// `POST /v1/chat/completions` (JSON or server-sent events), plus `GET /health` and `GET /metrics`.
 ///
-/// Requests share the model through a `GenerationScheduler`: generations run one at a time (a
-/// generation already keeps every core busy), the rest wait in a bounded queue.
+/// Requests share the model through a `GenerationScheduler`: up to `parallel` generations run at
+/// once, batched by one `GenerationEngine` (every step advances all of them while reading the
+/// weights once; a request joins at the next step and leaves when it finishes), the rest wait in
+/// a bounded queue.
 ///
 /// ```swift
 /// let server = OpenAIServer(model: try await LoadedModel.load("demo-rinna-sft"),
@@ -80,13 +86,16 @@ public final class OpenAIServer: Sendable {
     public let model: LoadedModel
     public let configuration: ServerConfiguration
     public let scheduler: GenerationScheduler
+    /// Batches the running requests' sequences.
+    public let engine: GenerationEngine
     /// What `/v1/models` lists.
     public var modelID: String { configuration.modelID ?? model.name }
 
     public init(model: LoadedModel, configuration: ServerConfiguration = ServerConfiguration()) {
         self.model = model
         self.configuration = configuration
-        self.scheduler = GenerationScheduler(concurrency: 1, maxQueue: configuration.maxQueue)
+        self.scheduler = GenerationScheduler(concurrency: configuration.parallel, maxQueue: configuration.maxQueue)
+        self.engine = GenerationEngine(model: model, maxSequences: configuration.parallel)
     }
 
     /// Connections open now (at most `configuration.maxConnections`).
@@ -162,17 +171,20 @@ public final class OpenAIServer: Sendable {
     }
 
     func makeRouter() -> Router<BasicRequestContext> {
+        let generator = TextGenerator(model: model, engine: engine)
         let endpoints = Endpoints(
             modelID: modelID, created: Int(Date().timeIntervalSince1970),
-            planner: RequestPlanner(generator: TextGenerator(model: model),
+            planner: RequestPlanner(generator: generator,
                                     limits: RequestLimits(maxTokens: configuration.maxTokens, maxChoices: configuration.maxChoices),
                                     tokenPacing: configuration.tokenPacing),
-            runner: GenerationRunner(generator: TextGenerator(model: model)),
+            runner: GenerationRunner(generator: generator),
             scheduler: scheduler, maxBodyBytes: configuration.maxBodyBytes)
+        let status = ServerStatus(scheduler: scheduler, engine: engine, slots: configuration.parallel)
         let router = Router(context: BasicRequestContext.self)
         router.middlewares.add(OpenAIErrorMiddleware())
         if let key = configuration.apiKey { router.middlewares.add(APIKeyMiddleware(key: key)) }
-        router.get("/health") { _, _ in Response.json(["status": "ok"]) }
+        router.get("/health") { _, _ in status.health() }
+        router.get("/metrics") { _, _ in status.metrics() }
         router.get("/v1/models") { _, _ in endpoints.models() }
         router.get("/v1/models/{id}") { _, context in
             try endpoints.model(context.parameters.get("id") ?? "")
