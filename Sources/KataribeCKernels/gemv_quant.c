@@ -138,7 +138,81 @@ KC_AVX2 static void gemv_q4_avx2(const kc_qmatrix *m, long r0, long r1, const kc
     }
     if (r < r1) gemv_generic(m, 1, r, r1, xa, y, bias);
 }
+
+/// Q8 rows against n activation vectors at once, each row's weights read once for all of them:
+/// batched decoding. AVX-512 does two blocks per instruction, takes |w| and w's signs once per
+/// row for every activation, and fuses vpmaddwd + vpaddd into VNNI's vpdpwssd. It gives exactly
+/// the AVX2 kernel's bits: every int32 lane j of a super-block still sums s·t·(w·x over bytes
+/// 4j..4j+3) over its eight blocks (integer sums are exact in any order, and wrap alike), and the
+/// float work per super-block and the final sum are the same operations in the same order.
+KC_AVX512 static void gemv_q8_batch_avx512(const kc_qmatrix *m, long r0, long r1, const kc_qactivations *xa, long n,
+                                          float *y, long y_stride, const float *bias) {
+    enum { GROUP = 16 };
+    // Each super-block now takes many times the one-row kernel's work, so the stream is fetched
+    // further ahead for memory latency to stay hidden (swept on the development machine: see
+    // docs/benchmarks.md).
+    const long BATCH_PREFETCH_BYTES = KC_PREFETCH_BYTES * (n < 4 ? 1 : 4);
+    const long supers = m->padded / KC_SUPER, blocks = m->padded / KC_BLOCK, rowBytes = m->padded;
+    // For block pair k: int16 element e of the multiplier vector is c[2k] (e < 16) or c[2k + 1].
+    __m512i pick[4];
+    for (int k = 0; k < 4; k++) {
+        int16_t index[32];
+        for (int e = 0; e < 32; e++) index[e] = (int16_t)(2 * k + (e >= 16));
+        pick[k] = _mm512_loadu_si512(index);
+    }
+    const __m512i zero = _mm512_setzero_si512();
+    for (long b0 = 0; b0 < n; b0 += GROUP) {
+        const long count = n - b0 < GROUP ? n - b0 : GROUP;
+        for (long r = r0; r < r1; r++) {
+            const int8_t *w = (const int8_t *)m->codes + r * rowBytes;
+            const uint8_t *s = m->block_scales + r * blocks;
+            const float *D = m->super_scales + r * supers;
+            __m256 acc[GROUP];
+            for (long j = 0; j < count; j++) acc[j] = _mm256_setzero_ps();
+            for (long sb = 0; sb < supers; sb++) {
+                const int8_t *ws = w + sb * KC_SUPER;
+                kc_prefetch_lines(ws + BATCH_PREFETCH_BYTES, KC_SUPER);
+                __m512i magnitude[4];
+                __mmask64 negative[4];
+                for (int k = 0; k < 4; k++) {
+                    __m512i v = _mm512_loadu_si512(ws + 64 * k);
+                    negative[k] = _mm512_movepi8_mask(v);
+                    magnitude[k] = _mm512_abs_epi8(v);
+                }
+                const __m128i scales = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)(s + sb * 8)));
+                for (long j = 0; j < count; j++) {
+                    const kc_qactivations *x = xa + b0 + j;
+                    const __m512i c = _mm512_castsi128_si512(
+                        _mm_mullo_epi16(scales, _mm_loadu_si128((const __m128i *)(x->block_scales + sb * 8))));
+                    const int8_t *xs = x->codes + sb * KC_SUPER;
+                    __m512i sum = zero;
+                    for (int k = 0; k < 4; k++) {
+                        __m512i v = _mm512_loadu_si512(xs + 64 * k);
+                        __m512i signed_x = _mm512_mask_sub_epi8(v, negative[k], zero, v);
+                        sum = _mm512_dpwssd_epi32(sum, _mm512_maddubs_epi16(magnitude[k], signed_x), _mm512_permutexvar_epi16(pick[k], c));
+                    }
+                    __m256i lanes = _mm256_add_epi32(_mm512_castsi512_si256(sum), _mm512_extracti64x4_epi64(sum, 1));
+                    acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lanes), _mm256_set1_ps(D[sb] * x->super_scales[sb]), acc[j]);
+                }
+            }
+            for (long j = 0; j < count; j++) y[(b0 + j) * y_stride + r] = kc_hsum8(acc[j]) + (bias ? bias[r] : 0);
+        }
+    }
+}
 #endif
+
+void kc_gemv_q8_batch(const kc_qmatrix *m, long r0, long r1, const kc_qactivations *x, long n, float *y, long y_stride,
+                      const float *bias) {
+#if KC_X86
+    if (kc_isa() >= KC_ISA_AVX512) { gemv_q8_batch_avx512(m, r0, r1, x, n, y, y_stride, bias); return; }
+#endif
+    // Elsewhere each activation runs the one-row kernel over a few rows at a time, which then
+    // come from L1 for the others.
+    for (long t0 = r0; t0 < r1; t0 += 4) {
+        long t1 = t0 + 4 < r1 ? t0 + 4 : r1;
+        for (long b = 0; b < n; b++) kc_gemv_q8(m, t0, t1, x + b, y + b * y_stride, bias);
+    }
+}
 
 void kc_gemv_q8(const kc_qmatrix *m, long r0, long r1, const kc_qactivations *x, float *y, const float *bias) {
 #if KC_X86

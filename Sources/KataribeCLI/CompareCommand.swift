@@ -34,9 +34,12 @@ struct CompareCommand: AsyncParsableCommand {
         bf16, q8, q4), family, tokenizer, prompt_format, add_special_tokens, skip_special_tokens and \
         decode_includes_prompt. Command-line overrides win over both levels. \
         An endpoint (OpenAI-compatible POST /v1/completions: vLLM, TGI, kataribe serve) may name \
-        api_key_env, an environment variable holding its Bearer token.
+        api_key_env, an environment variable holding its Bearer token, and concurrency, how many \
+        requests to send at once (default 1) to a server that runs several in parallel, such as vLLM or \
+        kataribe serve --parallel N.
 
-        Models are loaded one at a time (peak memory is one model). Every finished sample is appended at \
+        Models are loaded one at a time (peak memory is one model); an in-process model generates the \
+        samples of a cell together as one batch (--batch sets how many). Every finished sample is appended at \
         once (write + fsync) to results.jsonl in the output folder, so an interrupted run loses nothing: \
         rerunning the same command skips finished samples and does the rest. A sample counts as finished \
         only for the same effective settings (model, preset fields, generation settings, prompt text, \
@@ -89,6 +92,10 @@ struct CompareCommand: AsyncParsableCommand {
     @Option(help: "Threads for in-process models (default: all cores).")
     var threads: Int?
 
+    @Option(help: ArgumentHelp("Samples of one model generated together in one batch (local models): the samples of a cell "
+                               + "by default; larger values also batch cells of the same model.", valueName: "N"))
+    var batch: Int?
+
     @Option(help: ArgumentHelp("Backend for in-process models: local or fake (testing).", visibility: .hidden))
     var backend: String = "local"
 
@@ -104,6 +111,7 @@ struct CompareCommand: AsyncParsableCommand {
         if let samples, !(1...1000).contains(samples) { throw ValidationError("--samples must be between 1 and 1000") }
         if let maxNewTokens, maxNewTokens < 1 { throw ValidationError("--max-new-tokens must be at least 1") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
         if !["local", "fake"].contains(backend) { throw ValidationError("--backend must be local or fake") }
     }
 
@@ -186,10 +194,11 @@ struct CompareCommand: AsyncParsableCommand {
     private func makeBackend(_ progress: CompareProgress) -> any CompareBackend {
         let local: any CompareBackend
         if backend == "fake" {
-            local = FakeCompareBackend(tokensPerSample: max(1, fakeTokens), tokenDelay: .milliseconds(max(0, fakeDelayMs)))
+            local = FakeCompareBackend(tokensPerSample: max(1, fakeTokens), tokenDelay: .milliseconds(max(0, fakeDelayMs)),
+                                       concurrentSamples: batch ?? 1)
         } else {
             // Loading notes (a folder that matches no preset) go between the progress lines, not through the bar.
-            local = LocalBackend(threads: threads, notices: { progress.note($0) })
+            local = LocalBackend(threads: threads, batch: batch, notices: { progress.note($0) })
         }
         return RoutingBackend(local: local, endpoint: EndpointBackend())
     }

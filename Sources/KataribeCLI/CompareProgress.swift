@@ -2,15 +2,23 @@ import Foundation
 import KataribeCompare
 
 /// Progress of `kataribe compare` on stderr: a bar redrawn in place on a terminal (samples done,
-/// tokens/s, ETA, current cell), plain lines otherwise.
+/// tokens/s, ETA, samples in flight), plain lines otherwise.
 final class CompareProgress: @unchecked Sendable {  // state guarded by `lock`
+    /// A sample started and not yet finished; several run at once when a model batches them.
+    private struct RunningSample {
+        let key: String
+        let title: String
+        let start: ContinuousClock.Instant
+        var tokens = 0
+    }
+
     private struct State {
         var total = 0
         var done = 0
         var started = ContinuousClock.now
-        var current = ""
-        var tokens = 0
-        var sampleStart = ContinuousClock.now
+        var loading: String?
+        /// In the order they started.
+        var running: [RunningSample] = []
         var lastRate: Double?
         var drewBar = false
         var lastDraw: ContinuousClock.Instant?
@@ -22,6 +30,10 @@ final class CompareProgress: @unchecked Sendable {  // state guarded by `lock`
 
     init(terminal: Bool) { self.terminal = terminal }
 
+    private static func sampleKey(_ label: String, _ promptID: String, _ index: Int) -> String {
+        "\(label)\u{0}\(promptID)\u{0}\(index)"
+    }
+
     func handle(_ event: CompareEvent) {
         lock.withLock {
             switch event {
@@ -32,24 +44,28 @@ final class CompareProgress: @unchecked Sendable {  // state guarded by `lock`
             case .modelSkipped(let label):
                 line("\(label): every sample already finished")
             case let .modelLoading(label, pending):
-                state.current = "loading \(label)"
+                state.loading = "loading \(label)"
                 if terminal { draw(force: true) } else { line("loading \(label) (\(pending) samples)") }
             case let .modelLoaded(label, seconds):
+                state.loading = nil
                 line("loaded \(label) in \(String(format: "%.1f", seconds)) s")
             case let .modelFailed(label, message, samples):
+                state.loading = nil
                 state.done += samples
                 line("\(label): failed to load: \(message)")
             case let .sampleStarted(label, promptID, index):
-                state.current = "\(label) · \(promptID) #\(index + 1)"
-                state.tokens = 0
-                state.sampleStart = .now
+                state.running.append(RunningSample(key: Self.sampleKey(label, promptID, index),
+                                                   title: "\(label) · \(promptID) #\(index + 1)", start: .now))
                 if terminal { draw(force: true) }
-            case .sampleProgress(_, let tokens):
-                state.tokens = tokens
+            case let .sampleProgress(label, promptID, index, tokens):
+                let key = Self.sampleKey(label, promptID, index)
+                if let position = state.running.firstIndex(where: { $0.key == key }) { state.running[position].tokens = tokens }
                 if terminal { draw(force: false) }
             case .sampleFinished(let record):
+                // A sample's own rate is the model's pace only when nothing ran beside it.
+                if state.running.count == 1 { state.lastRate = record.timings.tokensPerSecond }
+                state.running.removeAll { $0.key == Self.sampleKey(record.modelLabel, record.promptID, record.sampleIndex) }
                 state.done += 1
-                state.lastRate = record.timings.tokensPerSecond
                 if terminal {
                     draw(force: true)
                 } else {
@@ -57,10 +73,12 @@ final class CompareProgress: @unchecked Sendable {  // state guarded by `lock`
                         + "\(record.outputTokens) tokens, \(String(format: "%.1f", record.timings.tokensPerSecond)) tok/s\(eta())")
                 }
             case .sampleFailed(let record):
+                state.running.removeAll { $0.key == Self.sampleKey(record.modelLabel, record.promptID, record.sampleIndex) }
                 state.done += 1
                 line("[\(state.done)/\(state.total)] \(record.modelLabel) \(record.promptID) #\(record.sampleIndex + 1) failed: \(record.message)")
             case .modelClosed:
-                break
+                // Samples cut short by cancellation end without an event of their own.
+                state.running.removeAll()
             }
         }
     }
@@ -91,13 +109,16 @@ final class CompareProgress: @unchecked Sendable {  // state guarded by `lock`
         let fraction = state.total > 0 ? Double(state.done) / Double(state.total) : 1
         let filled = min(width, Int(fraction * Double(width)))
         let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
-        let elapsed = (now - state.sampleStart)
-        let live = elapsed > .milliseconds(200) && state.tokens > 0
-            ? Double(state.tokens) / Self.seconds(elapsed) : state.lastRate
-        let rate = live.map { String(format: " %.1f tok/s", $0) } ?? ""
+        // Samples generated together each advance at their own rate; the model's pace is their sum.
+        let live = state.running.filter { now - $0.start > .milliseconds(200) && $0.tokens > 0 }
+        if !live.isEmpty { state.lastRate = live.reduce(0) { $0 + Double($1.tokens) / Self.seconds(now - $1.start) } }
+        let rate = state.lastRate.map { String(format: " %.1f tok/s", $0) } ?? ""
+        let current = state.loading ?? state.running.first?.title ?? ""
+        let alongside = state.loading == nil && state.running.count > 1 ? " +\(state.running.count - 1)" : ""
         // Kept short so the line never wraps (a wrapped line cannot be redrawn in place).
-        let current = state.current.count > 40 ? state.current.prefix(39) + "…" : Substring(state.current)
-        write("\r\u{1B}[2K\(bar) \(state.done)/\(state.total)\(rate)\(eta()) · \(current)")
+        let room = 40 - alongside.count
+        let shown = (current.count > room ? current.prefix(room - 1) + "…" : Substring(current)) + alongside
+        write("\r\u{1B}[2K\(bar) \(state.done)/\(state.total)\(rate)\(eta()) · \(shown)")
         state.drewBar = true
     }
 

@@ -122,6 +122,16 @@ enum MatrixProducts {
                 var m = quantized.kernelMatrix
                 withUnsafePointer(to: &m) { pointer in
                     let mp = SendableRawPointer(pointer), q8 = quantized.format == .q8
+                    if q8 {
+                        // One kernel call per chunk takes every activation row (see kc_gemv_q8_batch).
+                        parallelism.forEachChunk(of: rows, minimumChunk: minimumRows(columns: columns), granularity: 4,
+                                                 chunksPerThread: 8) { range in
+                            kc_gemv_q8_batch(mp.pointer.assumingMemoryBound(to: kc_qmatrix.self), range.lowerBound, range.upperBound,
+                                             inputs.pointer.assumingMemoryBound(to: kc_qactivations.self), n, ys.pointer, rows,
+                                             b?.pointer.assumingMemoryBound(to: Float.self))
+                        }
+                        return
+                    }
                     walk { r0, r1, row, y, bias in
                         let m = mp.pointer.assumingMemoryBound(to: kc_qmatrix.self)
                         let a = inputs.pointer.assumingMemoryBound(to: kc_qactivations.self) + row

@@ -3,16 +3,6 @@ import KataribeCompare
 import KataribeTestSupport
 import Testing
 
-/// The built `kataribe` beside this test bundle (`swift build` / `swift test` build it).
-private let kataribeBinary: URL? = {
-    let candidates = [
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
-        URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent(),
-        TestPaths.packageRoot.appendingPathComponent(".build/debug"),
-    ]
-    return candidates.map { $0.appendingPathComponent("kataribe") }.first { FileManager.default.isExecutableFile(atPath: $0.path) }
-}()
-
 @Suite("kataribe compare in a subprocess", .enabled(if: kataribeBinary != nil), .timeLimit(.minutes(3)))
 struct CLIKillTests {
     let suite = """

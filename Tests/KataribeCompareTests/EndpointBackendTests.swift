@@ -158,6 +158,36 @@ struct EndpointBackendTests {
         #expect(result.failures.suffix(2).allSatisfy { $0.message.contains("not tried after 3 requests in a row failed") })
     }
 
+    @Test("an endpoint with concurrency K has K requests waiting at the server at once, never more",
+          arguments: [1, 3, 10])
+    func concurrentRequests(concurrency: Int) async throws {
+        let server = try await FakeCompletionServer.start()
+        defer { Task { await server.stop() } }
+        let dir = try TemporaryDirectory()
+        defer { dir.cleanup() }
+        // 10 is above the HTTP client's default of 8 connections per host.
+        let plan = try smallPlan("""
+        samples: \(concurrency)
+        models:
+          - endpoint: {base_url: "\(server.baseURL)", model: cyberagent/open-calm-7b, concurrency: \(concurrency)}
+        prompts:
+          - {id: a, completion: x}
+          - {id: b, completion: y}
+        """)
+        let session = try await EndpointBackend().load(try #require(plan.models.first), samplesPerCell: plan.samples)
+        #expect(session.maxConcurrentSamples == concurrency)
+        await session.close()
+
+        server.holdReplies(untilWaiting: concurrency, timeout: .seconds(5))
+        let store = try ResultsStore(directory: dir.url)
+        let result = try await CompareRunner(plan: plan, backend: EndpointBackend(), store: store, kataribeVersion: "t").run()
+        #expect(result.failures.isEmpty && result.finishedNow == 2 * concurrency)
+        #expect(server.peakWaiting == concurrency)
+        #expect(server.requests.count == 2 * concurrency)
+        let outputs = store.entries.compactMap { if case .sample(let s) = $0 { s.output } else { nil } }
+        #expect(outputs.allSatisfy { $0.hasPrefix("返答(") } && Set(outputs).count == 2 * concurrency)
+    }
+
     @Test("a missing API key variable fails the model's load with the variable's name")
     func missingKey() async throws {
         let plan = try endpointPlan("http://127.0.0.1:9", apiKeyEnv: "KATARIBE_TEST_ABSENT")

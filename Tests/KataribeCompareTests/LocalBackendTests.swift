@@ -66,6 +66,36 @@ struct LocalBackendTests {
         #expect(Set(calm).count == 2)
     }
 
+    @Test("a loaded model takes the samples of a cell at once, or `batch` samples when it is set")
+    func samplesInFlight() async throws {
+        let plan = try ComparePlan(suite: SuiteLoader.parse(yaml: fixtureSuite(samples: 3), file: "local.yaml"))
+        let calm = try #require(plan.model("calm"))
+        for (batch, expected) in [(nil, 3), (1, 1), (8, 8)] as [(Int?, Int)] {
+            let session = try await LocalBackend(threads: 1, batch: batch).load(calm, samplesPerCell: plan.samples)
+            #expect(session.maxConcurrentSamples == expected, "batch \(String(describing: batch))")
+            await session.close()
+        }
+    }
+
+    @Test("samples generated at once are the samples generated one by one")
+    func concurrentEqualsSequential() async throws {
+        let plan = try ComparePlan(suite: SuiteLoader.parse(yaml: fixtureSuite(samples: 3), file: "local.yaml"))
+        func outputs(batch: Int) async throws -> [String: String] {
+            let dir = try TemporaryDirectory()
+            defer { dir.cleanup() }
+            let store = try ResultsStore(directory: dir.url)
+            let result = try await CompareRunner(plan: plan, backend: LocalBackend(threads: 1, batch: batch), store: store,
+                                                 kataribeVersion: "t").run()
+            #expect(result.finishedNow == 6 && result.failures.isEmpty)
+            var byID: [String: String] = [:]
+            for case .sample(let s) in store.entries { byID["\(s.modelLabel) \(s.sampleIndex)"] = s.output }
+            return byID
+        }
+        let oneByOne = try await outputs(batch: 1)
+        #expect(oneByOne.count == 6)
+        #expect(try await outputs(batch: 3) == oneByOne)
+    }
+
     @Test("a folder that matches no preset gets the settings its tokenizer files imply, as in `kataribe generate`")
     func folderPresetInference() throws {
         let suite = try SuiteLoader.parse(yaml: fixtureSuite(), file: "local.yaml")
@@ -187,14 +217,14 @@ private final class ReleaseProbe: CompareBackend, @unchecked Sendable {  // stat
     var modelsSeen: Int { lock.withLock { count } }
     var lastAlive: Bool { lock.withLock { last != nil || lastWeights != nil } }
 
-    func load(_ model: PlannedModel) async throws -> any CompareModelSession {
+    func load(_ model: PlannedModel, samplesPerCell: Int) async throws -> any CompareModelSession {
         let mapped = try mappedPaths(among: checkpoints)
         lock.withLock {
             if count > 0 {
                 seen.append(Previous(alive: last != nil || lastWeights != nil, mapped: mapped.contains(checkpoints[count - 1])))
             }
         }
-        let session = try await inner.load(model)
+        let session = try await inner.load(model, samplesPerCell: samplesPerCell)
         let loaded = try #require(session as? LocalBackend.Session).generator.model
         lock.withLock {
             last = loaded

@@ -147,7 +147,7 @@ struct RunnerTests {
                 }
                 func close() async {}
             }
-            func load(_ model: PlannedModel) async throws -> any CompareModelSession { Session() }
+            func load(_ model: PlannedModel, samplesPerCell: Int) async throws -> any CompareModelSession { Session() }
         }
         let dir = try TemporaryDirectory()
         defer { dir.cleanup() }

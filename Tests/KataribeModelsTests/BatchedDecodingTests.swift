@@ -86,11 +86,12 @@ struct BatchedDecodingTests {
         let batch = model.makeBatch(capacity: 5)
         var sessions: [(any LanguageModelSession)?] = Array(repeating: nil, count: scripts.count)
         var got: [[[Float]]] = Array(repeating: [], count: scripts.count)
-        let first = model.makeSession()
-        got[0].append(try first.append(scripts[0].prompt))
+        // Two prompts computed in one forward step.
+        let first = model.makeSession(), parent = model.makeSession()
+        let prefilled = try batch.prefill([first, parent], prompts: [scripts[0].prompt, shared])
+        got[0].append(prefilled[0])
         sessions[0] = first
-        let parent = model.makeSession()
-        let sharedLogits = try parent.append(shared)
+        let sharedLogits = prefilled[1]
         sessions[1] = parent
         sessions[2] = parent.fork()
         sessions[3] = parent.fork()
@@ -112,6 +113,26 @@ struct BatchedDecodingTests {
             #expect(got[i].count == expected[i].count, "\(testCase) sequence \(i)")
             let differing = zip(got[i], expected[i]).enumerated().filter { Self.bits([$0.element.0]) != Self.bits([$0.element.1]) }.map(\.offset)
             #expect(differing.isEmpty, "\(testCase) sequence \(i): rows \(differing) differ from decoding it alone")
+        }
+    }
+
+    @Test("prompts prefilled together (several per step, short ones alone) give the logits and caches they give alone",
+          arguments: cases.filter { $0.format == nil || $0.format == .q8 })
+    func prefillTogetherEqualsAlone(_ testCase: Case) throws {
+        let model = try ModelLoader.load(directory: testCase.url,
+                                         options: LoadOptions(parallelism: Parallelism(threadCount: 2), weightFormat: testCase.format))
+        let vocabulary = model.vocabularySize
+        let prompts = [5, 1, 9, 2, 3, 7].enumerated().map { Self.tokens($0.element, seed: 30 + UInt64($0.offset), vocabulary: vocabulary) }
+        let next = Self.tokens(prompts.count, seed: 40, vocabulary: vocabulary)
+        let expected = try prompts.indices.map { try Self.alone(model, Script(prompt: prompts[$0], fed: [next[$0]])) }
+        let sessions = prompts.map { _ in model.makeSession() }
+        let batch = model.makeBatch(capacity: 4)
+        let promptLogits = try batch.prefill(sessions, prompts: prompts)
+        let stepLogits = try batch.step(Array(sessions.prefix(4)), tokens: Array(next.prefix(4)))
+            + batch.step(Array(sessions.suffix(2)), tokens: Array(next.suffix(2)))
+        for i in prompts.indices {
+            #expect(Self.bits([promptLogits[i]]) == Self.bits([expected[i][0]]), "\(testCase) prompt \(i)")
+            #expect(Self.bits([stepLogits[i]]) == Self.bits([expected[i][1]]), "\(testCase) the step after prompt \(i)")
         }
     }
 
@@ -155,6 +176,10 @@ struct BatchedDecodingTests {
             #expect(fork.tokens.count == 21)
             #expect(fork.cacheBytes > 0 && fork.cacheBytes < promptBytes)
         }
+        // All of them read the parent's cache: not one copy of the prompt was made.
+        let caches = forks.compactMap { ($0 as? DecoderSession<LlamaModel>)?.cache.prefix }
+        #expect(caches.count == 3 && caches.allSatisfy { $0 === caches[0] })
+        #expect((parent as? DecoderSession<LlamaModel>)?.cache.prefix === caches[0])
     }
 
     @Test("a batch refuses more sessions than its capacity, a session twice, and another model's session")

@@ -6,13 +6,13 @@ import Testing
 
 /// Byte offsets of the fp16 scales in one block of each supported type: random bytes elsewhere
 /// make valid blocks, but a random fp16 scale can be inf/nan or huge.
-private let scaleOffsets: [GGMLType: [Int]] = [
+let scaleOffsets: [GGMLType: [Int]] = [
     .q8_0: [0], .q4_0: [0], .q4_1: [0, 2], .q5_0: [0], .q5_1: [0, 2],
     .q2_K: [80, 82], .q3_K: [108], .q4_K: [0, 2], .q5_K: [0, 2], .q6_K: [208],
 ]
 
 /// Random valid blocks: every code pattern, finite scales of either sign (0.01-ish, like weights).
-private func randomMatrix(_ type: GGMLType, rows: Int, columns: Int, seed: UInt64) throws -> GGMLMatrix {
+func randomGGMLMatrix(_ type: GGMLType, rows: Int, columns: Int, seed: UInt64) throws -> GGMLMatrix {
     var state = seed &* 6_364_136_223_846_793_005 &+ 1
     func next() -> UInt64 {
         state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
@@ -116,7 +116,7 @@ struct GGMLMatrixTests {
           .enabled(if: kc_isa_detected() >= KC_ISA_AVX2, "this CPU has no AVX2"),
           arguments: GGMLMatrix.supportedTypes)
     func vectorDequantizationMatchesPortable(type: GGMLType) throws {
-        let matrix = try randomMatrix(type, rows: 7, columns: testColumns(type) * 2, seed: 300 + UInt64(type.rawValue))
+        let matrix = try randomGGMLMatrix(type, rows: 7, columns: testColumns(type) * 2, seed: 300 + UInt64(type.rawValue))
         let portable = withISA(Int32(KC_ISA_GENERIC)) { floats(matrix) }
         for isa in availableISAs.dropFirst() {
             let fast = withISA(isa) { floats(matrix) }
@@ -128,7 +128,7 @@ struct GGMLMatrixTests {
           arguments: GGMLMatrix.supportedTypes)
     func gemvMatchesFloatProduct(type: GGMLType) throws {
         let rows = 13, columns = testColumns(type)
-        let matrix = try randomMatrix(type, rows: rows, columns: columns, seed: UInt64(type.rawValue))
+        let matrix = try randomGGMLMatrix(type, rows: rows, columns: columns, seed: UInt64(type.rawValue))
         let w = floats(matrix), x = activations(columns, seed: 7), bias = pseudoRandom(rows, seed: 8)
         let activationBlock = type.blockSize == 32 ? 32 : 256
         for parallelism in [Parallelism.serial, Parallelism(threadCount: 2)] {
@@ -149,7 +149,7 @@ struct GGMLMatrixTests {
         // An odd block count, so the unrolled loops' tails (one block for the 32-weight formats)
         // run too.
         let rows = 9, columns = testColumns(type) * 2 + type.blockSize
-        let matrix = try randomMatrix(type, rows: rows, columns: columns, seed: 100 + UInt64(type.rawValue))
+        let matrix = try randomGGMLMatrix(type, rows: rows, columns: columns, seed: 100 + UInt64(type.rawValue))
         let w = floats(matrix), x = activations(columns, seed: 11)
         func product(_ isa: Int32) -> [Float] {
             withISA(isa) {
@@ -185,7 +185,7 @@ struct GGMLMatrixTests {
           arguments: GGMLMatrix.supportedTypes)
     func gemmMatchesDequantizedProducts(type: GGMLType) throws {
         let rows = 14, columns = testColumns(type), tokens = 11
-        let matrix = try randomMatrix(type, rows: rows, columns: columns, seed: 200 + UInt64(type.rawValue))
+        let matrix = try randomGGMLMatrix(type, rows: rows, columns: columns, seed: 200 + UInt64(type.rawValue))
         let w = floats(matrix), x = pseudoRandom(tokens * columns, seed: 12), bias = pseudoRandom(rows, seed: 13)
         var y = [Float](repeating: .nan, count: tokens * rows)
         WeightMatrix(matrix).gemm(x, count: tokens, into: &y, bias: bias, parallelism: Parallelism(threadCount: 2))
@@ -202,7 +202,7 @@ struct GGMLMatrixTests {
 
     @Test("permutingRows copies the blocks of the named rows, in order")
     func permutingRows() throws {
-        let matrix = try randomMatrix(.q4_K, rows: 6, columns: 256, seed: 3)
+        let matrix = try randomGGMLMatrix(.q4_K, rows: 6, columns: 256, seed: 3)
         let order = [5, 3, 1, 4, 2, 0]
         let permuted = matrix.permutingRows(order)
         #expect(permuted.rows == 6 && permuted.columns == 256 && permuted.type == .q4_K)
@@ -216,7 +216,7 @@ struct GGMLMatrixTests {
 
     @Test("a GGML weight converts to float formats by exact dequantization, and refuses q8/q4")
     func weightMatrixConversions() throws {
-        let matrix = try randomMatrix(.q5_K, rows: 4, columns: 256, seed: 4)
+        let matrix = try randomGGMLMatrix(.q5_K, rows: 4, columns: 256, seed: 4)
         let weight = WeightMatrix(matrix)
         #expect(weight.format == .ggmlQ5_K && weight.ggmlMatrix != nil && weight.byteCount == 4 * 176)
         #expect(try weight.converted(to: .ggmlQ5_K, parallelism: .serial).ggmlMatrix != nil)

@@ -123,6 +123,8 @@ private final class Loop: @unchecked Sendable {  // used only by the engine thre
     private var requests: [RequestRun] = []
     /// The running batch.
     private var sequences: [SequenceRun] = []
+    /// The last few prompts computed, newest first, for requests that repeat one.
+    private var recentPrompts: [(tokens: [Int], session: any LanguageModelSession, logits: [Float])] = []
 
     init(engine: GenerationEngine) {
         self.engine = engine
@@ -138,7 +140,7 @@ private final class Loop: @unchecked Sendable {  // used only by the engine thre
             // for slots for its later samples comes first.
             let room = requests.contains(where: \.hasUnstartedSamples) ? 0 : maxSequences - sequences.count
             guard let arrived = engine?.takeWaiting(limit: max(0, room), idle: idle) else { break }
-            for job in arrived { admit(job, deliveries: &deliveries) }
+            admit(arrived, deliveries: &deliveries)
             startSamples()
             engine?.report(sequences: sequences.count, requests: requests.count)
             if !sequences.isEmpty { advance() }
@@ -150,25 +152,61 @@ private final class Loop: @unchecked Sendable {  // used only by the engine thre
         // Nothing refers to the model from this thread any more before the last consumer hears the
         // end: a caller that drops its model then (compare, before it loads the next) really frees it.
         batch = nil
+        recentPrompts.removeAll()
         model = nil
         engine = nil
         deliveries.forEach { $0() }
     }
 
-    /// Computes a request's prompt once; its samples fork from it.
-    private func admit(_ job: Job, deliveries: inout [() -> Void]) {
-        let prepared = job.prepared
-        let session = model.model.makeSession()
-        let promptStart = ContinuousClock.now
-        let logits: [Float]
-        do {
-            session.reserveCapacity(prepared.promptTokens.count)
-            logits = try session.append(prepared.promptTokens)
-        } catch {
-            deliveries.append { job.channel.finish(throwing: .model(error)) }
-            return
+    /// Computes each arriving request's prompt once (the prompts of requests arriving together in
+    /// shared forward steps); its samples fork from it. A prompt computed for a recent request
+    /// (compare's samples of a cell are separate requests) is shared instead: its keys, values and
+    /// logits are exactly what computing it again would give.
+    private func admit(_ jobs: [Job], deliveries: inout [() -> Void]) {
+        var fresh: [(job: Job, session: any LanguageModelSession)] = []
+        var repeats: [(job: Job, of: Int)] = []
+        for job in jobs {
+            let tokens = job.prepared.promptTokens
+            if let recent = recentPrompts.first(where: { $0.tokens == tokens }) {
+                requests.append(RequestRun(job: job, prompt: recent.session, promptLogits: recent.logits, promptSeconds: 0))
+            } else if let earlier = fresh.firstIndex(where: { $0.job.prepared.promptTokens == tokens }) {
+                repeats.append((job, earlier))
+            } else {
+                let session = model.model.makeSession()
+                session.reserveCapacity(tokens.count)
+                fresh.append((job, session))
+            }
         }
-        requests.append(RequestRun(job: job, prompt: session, promptLogits: logits, promptSeconds: Self.seconds(since: promptStart)))
+        guard !fresh.isEmpty else { return }
+        if batch == nil { batch = model.model.makeBatch(capacity: maxSequences) }
+        let start = ContinuousClock.now
+        var logits: [Result<[Float], ModelError>]
+        do {
+            logits = try batch!.prefill(fresh.map(\.session), prompts: fresh.map(\.job.prepared.promptTokens)).map { .success($0) }
+        } catch {
+            // Prepared prompts fit, so this is rare: find out whose prompt it is, one at a time, in
+            // fresh sessions (the failed step may have filled some).
+            fresh = fresh.map { ($0.job, model.model.makeSession()) }
+            logits = fresh.map { entry in Result { () throws(ModelError) -> [Float] in
+                try entry.session.append(entry.job.prepared.promptTokens)
+            } }
+        }
+        let seconds = Self.seconds(since: start)
+        for (index, entry) in fresh.enumerated() {
+            switch logits[index] {
+            case .success(let row):
+                requests.append(RequestRun(job: entry.job, prompt: entry.session, promptLogits: row, promptSeconds: seconds))
+                recentPrompts.insert((entry.job.prepared.promptTokens, entry.session, row), at: 0)
+                for repeated in repeats where repeated.of == index {
+                    requests.append(RequestRun(job: repeated.job, prompt: entry.session, promptLogits: row, promptSeconds: 0))
+                }
+            case .failure(let error):
+                for job in [entry.job] + repeats.filter({ $0.of == index }).map(\.job) {
+                    deliveries.append { job.channel.finish(throwing: .model(error)) }
+                }
+            }
+        }
+        if recentPrompts.count > maxSequences { recentPrompts.removeLast(recentPrompts.count - maxSequences) }
     }
 
     /// Fills free slots with the next samples of admitted requests, in arrival order.

@@ -104,6 +104,11 @@ void kc_quantize_activations(const float *x, long n, const kc_qactivations *out)
 /// y[r] = W[r] · x + bias[r] for r in [r0, r1), x given as quantized activations of m->padded values.
 void kc_gemv_q8(const kc_qmatrix *m, long r0, long r1, const kc_qactivations *x, float *y, const float *bias);
 void kc_gemv_q4(const kc_qmatrix *m, long r0, long r1, const kc_qactivations *x, float *y, const float *bias);
+/// y[b·y_stride + r] = W[r] · x[b] + bias[r] for r in [r0, r1) and b < n: n activation vectors
+/// against Q8 rows read once, each result bit-identical to kc_gemv_q8's for that vector alone
+/// (r0 a multiple of 4).
+void kc_gemv_q8_batch(const kc_qmatrix *m, long r0, long r1, const kc_qactivations *x, long n, float *y, long y_stride,
+                      const float *bias);
 
 // MARK: GEMM, Y[t][r] = X[t] · W[r] + bias[r] for a batch of tokens
 //

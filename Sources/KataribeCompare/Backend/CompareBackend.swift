@@ -5,18 +5,35 @@ import KataribeGeneration
 /// model's pending samples on the returned session, and closes it before loading the next model, so
 /// at most one model is in memory.
 public protocol CompareBackend: Sendable {
-    func load(_ model: PlannedModel) async throws -> any CompareModelSession
+    /// `samplesPerCell` is the plan's `samples`, for backends that size their batches by it.
+    func load(_ model: PlannedModel, samplesPerCell: Int) async throws -> any CompareModelSession
+}
+
+extension CompareBackend {
+    /// Loads `model` for one sample per cell.
+    public func load(_ model: PlannedModel) async throws -> any CompareModelSession {
+        try await load(model, samplesPerCell: 1)
+    }
 }
 
 /// A loaded model.
 public protocol CompareModelSession: Sendable {
     /// Recorded with every sample (`local`, `endpoint`, `fake`).
     var backendName: String { get }
+    /// How many `generate` calls the runner keeps in flight at once (at least 1). A backend that
+    /// gains from concurrent requests (a batching model, a server with parallel slots) says so here;
+    /// `generate` must then be safe to call concurrently.
+    var maxConcurrentSamples: Int { get }
     /// Generates one sample. `progress` receives the number of tokens generated so far (backends that
     /// do not stream call it once at the end). Throwing fails only this sample.
     func generate(_ request: SampleRequest, progress: @escaping @Sendable (Int) -> Void) async throws -> SampleOutput
-    /// Frees the model. Called exactly once, before the next model loads.
+    /// Frees the model. Called exactly once, after its last `generate` returned and before the next
+    /// model loads.
     func close() async
+}
+
+extension CompareModelSession {
+    public var maxConcurrentSamples: Int { 1 }
 }
 
 /// One sample to generate.
@@ -74,10 +91,10 @@ public struct RoutingBackend: CompareBackend {
         self.endpoint = endpoint
     }
 
-    public func load(_ model: PlannedModel) async throws -> any CompareModelSession {
+    public func load(_ model: PlannedModel, samplesPerCell: Int) async throws -> any CompareModelSession {
         switch model.source {
-        case .local: return try await local.load(model)
-        case .endpoint: return try await endpoint.load(model)
+        case .local: return try await local.load(model, samplesPerCell: samplesPerCell)
+        case .endpoint: return try await endpoint.load(model, samplesPerCell: samplesPerCell)
         }
     }
 }
@@ -92,7 +109,7 @@ public struct UnavailableBackend: CompareBackend {
 
     public init(reason: String) { self.reason = reason }
 
-    public func load(_ model: PlannedModel) async throws -> any CompareModelSession {
+    public func load(_ model: PlannedModel, samplesPerCell: Int) async throws -> any CompareModelSession {
         throw Unavailable(description: "\(model.label): \(reason)")
     }
 }

@@ -14,6 +14,9 @@ import Synchronization
 /// stop string), plus `typical_p` and `no_repeat_ngram_size` only when set. Greedy decoding is sent as
 /// `temperature: 0`. The API key, when the model names `api_key_env`, goes in `Authorization: Bearer`.
 ///
+/// Up to the model's `concurrency` requests are in flight at once (each on its own connection), for
+/// servers that run several in parallel.
+///
 /// Any failure (connection refused, timeout, an HTTP error status, a body that is not a completion)
 /// throws `EndpointError`, which fails that sample only. After `maxConsecutiveTransportFailures`
 /// requests in a row could not reach the server, the model's remaining samples fail at once instead
@@ -35,7 +38,7 @@ public struct EndpointBackend: CompareBackend {
         self.maxConsecutiveTransportFailures = maxConsecutiveTransportFailures
     }
 
-    public func load(_ model: PlannedModel) async throws -> any CompareModelSession {
+    public func load(_ model: PlannedModel, samplesPerCell: Int) async throws -> any CompareModelSession {
         guard case .endpoint(let config) = model.source else { throw EndpointError.notAnEndpoint(label: model.label) }
         var apiKey: String?
         if let variable = config.apiKeyEnv {
@@ -43,11 +46,15 @@ public struct EndpointBackend: CompareBackend {
             apiKey = value
         }
         let url = try Self.completionsURL(config.baseURL)
-        let configuration = HTTPClient.Configuration(
+        var configuration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
             timeout: .init(connect: .nanoseconds(Self.nanoseconds(connectTimeout)), read: .nanoseconds(Self.nanoseconds(requestTimeout))),
             decompression: .enabled(limit: .ratio(50))
         )
+        // An HTTP/1.1 connection carries one request at a time; beyond the pool's limit requests would
+        // queue in the client instead of running on the server.
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit =
+            max(configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit, config.concurrency)
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
         return EndpointSession(client: client, url: url, config: config, apiKey: apiKey, timeout: requestTimeout,
                                maxTransportFailures: maxConsecutiveTransportFailures)
@@ -199,6 +206,7 @@ final class EndpointSession: CompareModelSession {
     /// Consecutive requests that could not reach the server, and the last reason.
     private let unreachable = Mutex<(count: Int, reason: String)>((0, ""))
     var backendName: String { "endpoint" }
+    var maxConcurrentSamples: Int { max(1, config.concurrency) }
 
     static let responseLimit = 32 << 20
 

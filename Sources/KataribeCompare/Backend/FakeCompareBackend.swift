@@ -11,21 +11,24 @@ public struct FakeCompareBackend: CompareBackend {
     public var failingModels: Set<String>
     /// Prompt ids whose samples fail.
     public var failingPrompts: Set<String>
+    /// The sessions' `maxConcurrentSamples`, so dry runs exercise concurrent samples too.
+    public var concurrentSamples: Int
 
     public init(tokensPerSample: Int = 12, tokenDelay: Duration = .zero, loadDelay: Duration = .zero,
-                failingModels: Set<String> = [], failingPrompts: Set<String> = []) {
+                failingModels: Set<String> = [], failingPrompts: Set<String> = [], concurrentSamples: Int = 1) {
         self.tokensPerSample = tokensPerSample
         self.tokenDelay = tokenDelay
         self.loadDelay = loadDelay
         self.failingModels = failingModels
         self.failingPrompts = failingPrompts
+        self.concurrentSamples = concurrentSamples
     }
 
     public struct Failure: Error, CustomStringConvertible, Sendable {
         public var description: String
     }
 
-    public func load(_ model: PlannedModel) async throws -> any CompareModelSession {
+    public func load(_ model: PlannedModel, samplesPerCell: Int) async throws -> any CompareModelSession {
         if loadDelay > .zero { try await Task.sleep(for: loadDelay) }
         if failingModels.contains(model.label) { throw Failure(description: "fake load failure for \(model.label)") }
         return Session(backend: self)
@@ -34,6 +37,7 @@ public struct FakeCompareBackend: CompareBackend {
     struct Session: CompareModelSession {
         let backend: FakeCompareBackend
         var backendName: String { "fake" }
+        var maxConcurrentSamples: Int { backend.concurrentSamples }
 
         func generate(_ request: SampleRequest, progress: @escaping @Sendable (Int) -> Void) async throws -> SampleOutput {
             if backend.failingPrompts.contains(request.promptID) {

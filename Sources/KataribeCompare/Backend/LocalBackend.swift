@@ -9,21 +9,26 @@ public struct LocalBackend: CompareBackend {
     public var resolver: ModelResolver
     /// Forward-pass threads; nil uses every core.
     public var threads: Int?
+    /// Samples of one model generated together (`--batch`); nil: the samples of a cell. Larger values
+    /// also batch cells of the same model.
+    public var batch: Int?
     /// Where a suite's `dtype: q8`/`q4` weights are saved and found again, as `--dtype` uses it
     /// (nil quantizes at every load).
     public var quantizedCache: QuantizedCache?
     /// Receives loading's one-line notes (a folder that matches no preset); stderr by default.
     public var notices: @Sendable (String) -> Void
 
-    public init(resolver: ModelResolver = ModelResolver(), threads: Int? = nil, quantizedCache: QuantizedCache? = .standard,
+    public init(resolver: ModelResolver = ModelResolver(), threads: Int? = nil, batch: Int? = nil,
+                quantizedCache: QuantizedCache? = .standard,
                 notices: @escaping @Sendable (String) -> Void = ModelLoadOptions.standardError) {
         self.resolver = resolver
         self.threads = threads
+        self.batch = batch
         self.quantizedCache = quantizedCache
         self.notices = notices
     }
 
-    public func load(_ model: PlannedModel) async throws -> any CompareModelSession {
+    public func load(_ model: PlannedModel, samplesPerCell: Int) async throws -> any CompareModelSession {
         guard case .local(let reference) = model.source else {
             throw UnavailableBackend.Unavailable(description: "\(model.label): not an in-process model")
         }
@@ -35,11 +40,16 @@ public struct LocalBackend: CompareBackend {
                                        notices: notices)
         let loaded = try LoadedModel(folder: location.folder, preset: model.preset, name: model.label,
                                      presetOrigin: model.presetOrigin, options: options)
-        return Session(generator: TextGenerator(model: loaded))
+        // One engine for the model: the samples the runner has in flight share its forward steps
+        // (and a cell's samples its prompt), with the texts they would have alone.
+        let concurrency = max(1, batch ?? samplesPerCell)
+        return Session(generator: TextGenerator(model: loaded, sharedBatch: concurrency), maxConcurrentSamples: concurrency)
     }
 
     struct Session: CompareModelSession {
         let generator: TextGenerator
+        /// Samples given to the generator at once, so that it can decode them as one batch.
+        let maxConcurrentSamples: Int
         var backendName: String { "local" }
 
         func generate(_ request: SampleRequest, progress: @escaping @Sendable (Int) -> Void) async throws -> SampleOutput {

@@ -227,7 +227,7 @@ public struct PlannedCell: Codable, Sendable, Equatable {
 ///
 /// The number of samples is not part of the key: raising `samples` keeps the finished ones and adds
 /// the rest. The key is the first 16 hex digits of the SHA-256 of the canonical (key-sorted) JSON of
-/// those fields. An API key or the Kataribe version never changes it.
+/// those fields. An API key, an endpoint's `concurrency` or the Kataribe version never changes it.
 public enum CellKey {
     struct Identity: Encodable {
         let format = "kataribe-compare-cell-v1"
@@ -263,6 +263,7 @@ public enum CellKey {
         var source = model.source
         if case .endpoint(var endpoint) = source {
             endpoint.apiKeyEnv = nil
+            endpoint.concurrency = 1
             source = .endpoint(endpoint)
         }
         let p = model.preset

@@ -8,7 +8,11 @@ import KataribeGeneration
 ///   changing a cell's settings makes its samples pending again, see `CellKey`).
 /// - Models with nothing pending are not loaded. A model that fails to load gets an `error` record
 ///   for each of its pending samples; a sample that fails gets one `error` record; the run goes on.
-/// - Cancellation (Ctrl-C) stops before the next sample; finished samples are already durable.
+/// - Up to the session's `maxConcurrentSamples` samples of the loaded model are generated at once,
+///   started in plan order, the next as soon as one finishes. Each is stored when it finishes, so the
+///   store's order is finishing order; reports arrange samples by the plan, never by that order.
+/// - Cancellation (Ctrl-C) starts no further sample; a sample cut short is not recorded, finished
+///   samples are already durable.
 public struct CompareRunner: Sendable {
     public let plan: ComparePlan
     public let backend: any CompareBackend
@@ -52,7 +56,7 @@ public struct CompareRunner: Sendable {
             let loadStart = ContinuousClock.now
             let session: any CompareModelSession
             do {
-                session = try await backend.load(model)
+                session = try await backend.load(model, samplesPerCell: plan.samples)
             } catch {
                 if error is CancellationError || Task.isCancelled { result.cancelled = true; break }
                 let message = String(describing: error)
@@ -67,43 +71,107 @@ public struct CompareRunner: Sendable {
             let loadSeconds = (ContinuousClock.now - loadStart).seconds
             onEvent(.modelLoaded(label: model.label, seconds: loadSeconds))
 
-            for (cell, index) in samples {
-                if Task.isCancelled { result.cancelled = true; break }
-                onEvent(.sampleStarted(label: model.label, promptID: cell.promptID, sampleIndex: index))
-                var parameters = cell.parameters
-                parameters.seed = cell.seed(sample: index)
-                parameters.numReturnSequences = nil
-                let request = SampleRequest(modelLabel: model.label, promptID: cell.promptID, sampleIndex: index,
-                                            prompt: cell.prompt, parameters: parameters, preset: model.preset)
-                let started = ContinuousClock.now
-                do {
-                    let label = model.label
-                    let output = try await session.generate(request) { tokens in
-                        onEvent(.sampleProgress(label: label, tokens: tokens))
-                    }
-                    // A sample cut short by cancellation is not a result; the rerun redoes it.
-                    if Task.isCancelled || output.stopReason == StopReason.cancelled.rawValue { result.cancelled = true; break }
-                    let seconds = (ContinuousClock.now - started).seconds
-                    let record = sampleRecord(model, cell, request, output, session.backendName, loadSeconds, seconds)
-                    try store.append(.sample(record))
-                    result.finishedNow += 1
-                    onEvent(.sampleFinished(record))
-                } catch let error as ResultsStoreError {
-                    await session.close()
-                    throw error
-                } catch {
-                    if error is CancellationError || Task.isCancelled { result.cancelled = true; break }
-                    let record = errorRecord(cell, index, .generate, String(describing: error))
-                    try store.append(.error(record))
-                    result.failures.append(record)
-                    onEvent(.sampleFailed(record))
-                }
-            }
+            let run = await runSamples(samples, of: model, on: session, loadSeconds: loadSeconds, onEvent: onEvent)
             await session.close()
+            if let storeError = run.storeError { throw storeError }
+            result.finishedNow += run.finished
+            result.failures += run.failures
             onEvent(.modelClosed(label: model.label))
-            if result.cancelled { break }
+            if run.cancelled || Task.isCancelled { result.cancelled = true; break }
         }
         return result
+    }
+
+    /// What running one loaded model's samples did.
+    private struct ModelRun {
+        var finished = 0
+        /// In plan order, whatever order the samples finished in.
+        var failures: [ErrorRecord] = []
+        var cancelled = false
+        /// The first write that failed; the model's other samples were cancelled.
+        var storeError: ResultsStoreError?
+    }
+
+    private enum SampleOutcome: Sendable {
+        case finished
+        case failed(ErrorRecord)
+        /// Cut short or discarded because the run is being cancelled; not recorded.
+        case cancelled
+        case storeFailed(ResultsStoreError)
+    }
+
+    /// Runs `samples` on `session`, keeping up to `maxConcurrentSamples` in flight, started in plan order.
+    private func runSamples(_ samples: [(cell: PlannedCell, index: Int)], of model: PlannedModel, on session: any CompareModelSession,
+                            loadSeconds: Double, onEvent: @escaping @Sendable (CompareEvent) -> Void) async -> ModelRun {
+        let limit = max(1, session.maxConcurrentSamples)
+        return await withTaskGroup(of: (position: Int, outcome: SampleOutcome).self) { group in
+            var run = ModelRun()
+            var failures: [(position: Int, record: ErrorRecord)] = []
+            var next = 0
+            var inFlight = 0
+            var stopping = false
+            while true {
+                while !stopping, inFlight < limit, next < samples.count {
+                    if Task.isCancelled { run.cancelled = true; stopping = true; break }
+                    let (cell, index) = samples[next]
+                    let position = next
+                    next += 1
+                    inFlight += 1
+                    onEvent(.sampleStarted(label: model.label, promptID: cell.promptID, sampleIndex: index))
+                    group.addTask {
+                        (position, await runSample(cell, index, of: model, on: session, loadSeconds: loadSeconds, onEvent: onEvent))
+                    }
+                }
+                guard let (position, outcome) = await group.next() else { break }
+                inFlight -= 1
+                switch outcome {
+                case .finished:
+                    run.finished += 1
+                case .failed(let record):
+                    failures.append((position, record))
+                case .cancelled:
+                    run.cancelled = true
+                    stopping = true
+                case .storeFailed(let error):
+                    // Nothing more can be kept, so the samples still running would only be wasted work.
+                    if run.storeError == nil { run.storeError = error }
+                    stopping = true
+                    group.cancelAll()
+                }
+            }
+            run.failures = failures.sorted { $0.position < $1.position }.map(\.record)
+            return run
+        }
+    }
+
+    /// Generates one sample and stores its record or its error.
+    private func runSample(_ cell: PlannedCell, _ index: Int, of model: PlannedModel, on session: any CompareModelSession,
+                           loadSeconds: Double, onEvent: @escaping @Sendable (CompareEvent) -> Void) async -> SampleOutcome {
+        var parameters = cell.parameters
+        parameters.seed = cell.seed(sample: index)
+        parameters.numReturnSequences = nil
+        let request = SampleRequest(modelLabel: model.label, promptID: cell.promptID, sampleIndex: index,
+                                    prompt: cell.prompt, parameters: parameters, preset: model.preset)
+        let started = ContinuousClock.now
+        let output: SampleOutput
+        do {
+            output = try await session.generate(request) { tokens in
+                onEvent(.sampleProgress(label: model.label, promptID: cell.promptID, sampleIndex: index, tokens: tokens))
+            }
+        } catch {
+            if error is CancellationError || Task.isCancelled { return .cancelled }
+            let record = errorRecord(cell, index, .generate, String(describing: error))
+            do { try store.append(.error(record)) } catch { return .storeFailed(error) }
+            onEvent(.sampleFailed(record))
+            return .failed(record)
+        }
+        // A sample cut short by cancellation is not a result; the rerun redoes it.
+        if Task.isCancelled || output.stopReason == StopReason.cancelled.rawValue { return .cancelled }
+        let seconds = (ContinuousClock.now - started).seconds
+        let record = sampleRecord(model, cell, request, output, session.backendName, loadSeconds, seconds)
+        do { try store.append(.sample(record)) } catch { return .storeFailed(error) }
+        onEvent(.sampleFinished(record))
+        return .finished
     }
 
     private func errorRecord(_ cell: PlannedCell, _ index: Int, _ stage: ErrorRecord.Stage, _ message: String) -> ErrorRecord {

@@ -107,17 +107,40 @@ public struct EndpointConfig: Sendable, Equatable, Codable {
     public var model: String
     /// Environment variable holding the API key, sent as `Authorization: Bearer …`.
     public var apiKeyEnv: String?
+    /// Requests sent at once (at least 1), for a server that runs several in parallel (vLLM,
+    /// `kataribe serve --parallel N`). It decides how samples are scheduled, not what they are, so no
+    /// cell key depends on it.
+    public var concurrency: Int
 
-    public init(baseURL: String, model: String, apiKeyEnv: String? = nil) {
+    public init(baseURL: String, model: String, apiKeyEnv: String? = nil, concurrency: Int = 1) {
         self.baseURL = baseURL
         self.model = model
         self.apiKeyEnv = apiKeyEnv
+        self.concurrency = concurrency
     }
 
     enum CodingKeys: String, CodingKey {
-        case model
+        case model, concurrency
         case baseURL = "base_url"
         case apiKeyEnv = "api_key_env"
+    }
+
+    // Written only when not 1, so plans, results and cell keys of suites without `concurrency` stay
+    // as they were before it existed (and still decode).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        baseURL = try c.decode(String.self, forKey: .baseURL)
+        model = try c.decode(String.self, forKey: .model)
+        apiKeyEnv = try c.decodeIfPresent(String.self, forKey: .apiKeyEnv)
+        concurrency = try c.decodeIfPresent(Int.self, forKey: .concurrency) ?? 1
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(baseURL, forKey: .baseURL)
+        try c.encode(model, forKey: .model)
+        try c.encodeIfPresent(apiKeyEnv, forKey: .apiKeyEnv)
+        if concurrency != 1 { try c.encode(concurrency, forKey: .concurrency) }
     }
 }
 

@@ -21,7 +21,8 @@ import KataribeTokenizers
 ///     prompt_format: plain              # optional overrides: family, tokenizer, prompt_format,
 ///     generation: {temperature: 0.8}    #   add/skip_special_tokens, decode_includes_prompt, generation
 ///   - label: calm-on-vllm
-///     endpoint: {base_url: "http://10.0.0.5:8000", model: cyberagent/open-calm-7b, api_key_env: VLLM_KEY}
+///     endpoint: {base_url: "http://10.0.0.5:8000", model: cyberagent/open-calm-7b, api_key_env: VLLM_KEY,
+///                concurrency: 8}        # optional: requests in flight at once (default 1)
 /// prompts:
 ///   - id: story
 ///     title: 物語
@@ -34,7 +35,9 @@ public enum SuiteLoader {
         "label", "model", "endpoint", "preset", "family", "dtype", "tokenizer", "prompt_format",
         "add_special_tokens", "skip_special_tokens", "decode_includes_prompt", "generation",
     ]
-    static let endpointKeys = ["base_url", "model", "api_key_env"]
+    static let endpointKeys = ["base_url", "model", "api_key_env", "concurrency"]
+    /// An endpoint's `concurrency` (requests in flight at once).
+    static let endpointConcurrency = 1...1000
     static let promptKeys = ["id", "title", "completion", "instruction"]
     static let generationKeys = [
         "do_sample", "temperature", "top_k", "top_p", "typical_p", "repetition_penalty", "no_repeat_ngram_size",
@@ -282,7 +285,8 @@ private struct SuiteReader {
             }
             keyVariable = name
         }
-        return EndpointConfig(baseURL: baseURL, model: model, apiKeyEnv: keyVariable)
+        let concurrency = try map["concurrency"].map { try $0.int(SuiteLoader.endpointConcurrency) } ?? 1
+        return EndpointConfig(baseURL: baseURL, model: model, apiKeyEnv: keyVariable, concurrency: concurrency)
     }
 
     private func unknownPreset(_ value: YAMLValue, _ name: String) -> CompareInputError {

@@ -22,15 +22,24 @@ public protocol ComputeBackend: Sendable {
 }
 
 /// The rows of one forward step: row i is `tokens[i]` at `positions[i]`, its key and value cached
-/// in `caches[i]`. Either a prompt chunk of one sequence (one cache, consecutive positions) or one
-/// token of each of several sequences (batched decoding, `independentRows`).
+/// in `caches[i]`. A prompt chunk of one sequence (one cache, consecutive positions), the prompts
+/// of several sequences computed together, or one token of each of several sequences (batched
+/// decoding). Every row is computed as it would be in a step of its own sequence alone: products
+/// and norms work row by row or lane by lane, and what a row's own call would decide (dynamic
+/// NTK's length, the product kernel) is decided per row.
 public struct ForwardStep {
     public let tokens: [Int]
     public let positions: [Int]
     public let caches: [KVCache]
-    /// The rows belong to different sequences: every product computes each row exactly as it
-    /// would be computed alone, so that a sequence's logits do not depend on its batch.
-    public let independentRows: Bool
+    /// Per row, the length its sequence reaches in this step: what a forward call of that
+    /// sequence alone would see (dynamic NTK scales its frequencies by it).
+    public let sequenceLengths: [Int]
+    /// Products compute each row as a one-row GEMV (decoding), else as the blocked GEMM (prompts),
+    /// whose rows are independent lanes too.
+    public let rowwiseProducts: Bool
+    /// Rows of several sequences: their logits are computed row by row, as each sequence's last
+    /// row alone would be.
+    public let severalSequences: Bool
 
     public var count: Int { tokens.count }
 
@@ -39,7 +48,9 @@ public struct ForwardStep {
         self.tokens = tokens
         positions = Array(start..<(start + tokens.count))
         caches = Array(repeating: cache, count: tokens.count)
-        independentRows = false
+        sequenceLengths = Array(repeating: start + tokens.count, count: tokens.count)
+        rowwiseProducts = tokens.count == 1
+        severalSequences = false
     }
 
     /// The next token of each of several sequences.
@@ -48,7 +59,22 @@ public struct ForwardStep {
         self.tokens = tokens
         self.positions = positions
         self.caches = caches
-        independentRows = true
+        sequenceLengths = positions.map { $0 + 1 }
+        rowwiseProducts = true
+        severalSequences = true
+    }
+
+    /// Prompt chunks of several sequences, each as `init(chunk:startingAt:cache:)` would run it
+    /// alone (each at least two tokens, so that alone it would use the blocked product too).
+    public init(chunks: [(tokens: [Int], start: Int, cache: KVCache)]) {
+        precondition(chunks.allSatisfy { $0.tokens.count >= 2 })
+        let steps = chunks.map { ForwardStep(chunk: $0.tokens, startingAt: $0.start, cache: $0.cache) }
+        tokens = steps.flatMap(\.tokens)
+        positions = steps.flatMap(\.positions)
+        caches = steps.flatMap(\.caches)
+        sequenceLengths = steps.flatMap(\.sequenceLengths)
+        rowwiseProducts = false
+        severalSequences = true
     }
 }
 
@@ -66,7 +92,7 @@ public struct CPUBackend: ComputeBackend {
     /// This backend set up for `step`'s kind of rows.
     public func running(_ step: ForwardStep) -> CPUBackend {
         var backend = self
-        backend.rowwiseProducts = step.independentRows
+        backend.rowwiseProducts = step.rowwiseProducts
         return backend
     }
 
@@ -75,13 +101,23 @@ public struct CPUBackend: ComputeBackend {
         layer(x, rows: rows, into: y, rowwise: rowwiseProducts, parallelism: parallelism)
     }
 
-    /// `y = x · Wᵀ` for a weight with no bias (the output head).
-    @inline(__always)
-    public func product(_ weight: WeightMatrix, _ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
-        if rowwiseProducts {
-            weight.rowwiseGEMV(x, count: rows, into: y, parallelism: parallelism)
+    /// logits[i] = norm(x[rows[i]]) · headᵀ, packed from row 0. Rows of several sequences are
+    /// computed one by one (each as its sequence's last row alone is); a prompt's rows (scoring)
+    /// through the blocked product.
+    func outputLogits(_ step: ForwardStep, rows: [Int], x: FloatRows, normed: FloatRows, norm: (FloatRows, Int, FloatRows) -> Void,
+                      head: WeightMatrix, into logits: FloatRows) {
+        guard let first = rows.first else { return }
+        if rows == Array(first..<(first + rows.count)) {
+            norm(FloatRows(base: x.row(first), width: x.width), rows.count, normed)
         } else {
-            weight.gemm(x, count: rows, into: y, parallelism: parallelism)
+            for (i, row) in rows.enumerated() {
+                norm(FloatRows(base: x.row(row), width: x.width), 1, FloatRows(base: normed.row(i), width: normed.width))
+            }
+        }
+        if rowwiseProducts || step.severalSequences {
+            head.rowwiseGEMV(normed.base, count: rows.count, into: logits.base, parallelism: parallelism)
+        } else {
+            head.gemm(normed.base, count: rows.count, into: logits.base, parallelism: parallelism)
         }
     }
 
@@ -92,12 +128,8 @@ public struct CPUBackend: ComputeBackend {
 
     public func activate(_ activation: Activation, _ x: FloatRows, rows: Int) {
         // The vectorized activations finish a chunk's last few values with scalar code that rounds
-        // differently, so independent rows are split exactly as a one-row step splits its row.
-        if rowwiseProducts {
-            for row in 0..<rows { activate(activation, x.row(row), count: x.width) }
-        } else {
-            activate(activation, x.base, count: rows * x.width)
-        }
+        // differently, so every row is split as a step of that row alone splits it.
+        for row in 0..<rows { activate(activation, x.row(row), count: x.width) }
     }
 
     private func activate(_ activation: Activation, _ values: UnsafeMutablePointer<Float>, count: Int) {

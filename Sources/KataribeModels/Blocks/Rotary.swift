@@ -32,16 +32,17 @@ public struct RotaryEmbedding: Sendable {
 
     /// cos/sin of `position · inv_freq[j]` for each row of `step`, in Float like transformers:
     /// row i of `cos`/`sin` ([rows, half]). Dynamic NTK scales by the length a forward call sees,
-    /// as transformers does: a prompt chunk's longest position, or each sequence's own in a
-    /// batched step (which is what that sequence's step alone would see).
+    /// as transformers does: the row's sequence's length at the end of this step.
     public func tables(_ step: ForwardStep, cos: FloatRows, sin: FloatRows) {
         let half = self.half, positions = step.positions
-        let stepFrequencies = dynamic.map { $0.inverseFrequencies(sequenceLength: (positions.max() ?? 0) + 1) } ?? inverseFrequencies
         let scaling = attentionScaling
+        var lastLength = -1, frequencies = inverseFrequencies
         for (i, position) in positions.enumerated() {
             let p = Float(position), cosRow = cos.row(i), sinRow = sin.row(i)
-            let frequencies = step.independentRows && dynamic != nil
-                ? dynamic!.inverseFrequencies(sequenceLength: position + 1) : stepFrequencies
+            if let dynamic, step.sequenceLengths[i] != lastLength {
+                lastLength = step.sequenceLengths[i]
+                frequencies = dynamic.inverseFrequencies(sequenceLength: lastLength)
+            }
             for j in 0..<half {
                 let angle = p * frequencies[j]
                 if scaling == 1 {

@@ -73,7 +73,7 @@ protocol DecoderModel: TransformerModel {
     /// `logitRows` to rows `0..<logitRows.count` of `logits` (packed, so a step that needs only
     /// its last row's logits needs a buffer of one row: 1 MiB rather than 128 MiB for a
     /// 262,144-token vocabulary).
-    func forward(_ step: ForwardStep, scratch: Scratch, logits: FloatRows, logitRows: Range<Int>)
+    func forward(_ step: ForwardStep, scratch: Scratch, logits: FloatRows, logitRows: [Int])
 }
 
 /// Everything a loader knows about an architecture: one conformance per architecture folder,

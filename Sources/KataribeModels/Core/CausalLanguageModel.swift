@@ -39,6 +39,10 @@ public protocol SequenceBatch: AnyObject {
     /// returns the logits after each, in order. The sessions must be distinct sessions of the
     /// model that made this batch.
     func step(_ sessions: [any LanguageModelSession], tokens: [Int]) throws(ModelError) -> [[Float]]
+    /// Appends `prompts[i]` to `sessions[i]` and returns the logits after each prompt's last
+    /// token: what `sessions[i].append(prompts[i])` returns, bit for bit, but prompts that fit
+    /// one forward step share it (the weights are read once for all of them).
+    func prefill(_ sessions: [any LanguageModelSession], prompts: [[Int]]) throws(ModelError) -> [[Float]]
 }
 
 /// One sequence being processed: the tokens seen so far and their cached keys/values.
@@ -86,6 +90,13 @@ public final class SequentialBatch: SequenceBatch {
         guard sessions.count <= capacity else { throw .batchTooLarge(sequences: sessions.count, capacity: capacity) }
         var rows: [[Float]] = []
         for (session, token) in zip(sessions, tokens) { rows.append(try session.append([token])) }
+        return rows
+    }
+
+    public func prefill(_ sessions: [any LanguageModelSession], prompts: [[Int]]) throws(ModelError) -> [[Float]] {
+        guard sessions.count == prompts.count else { throw .emptyInput }
+        var rows: [[Float]] = []
+        for (session, prompt) in zip(sessions, prompts) { rows.append(try session.append(prompt)) }
         return rows
     }
 }

@@ -71,9 +71,14 @@ final class DecoderSession<Model: DecoderModel>: LanguageModelSession, Synthetic
     }
 
     func fork() -> any LanguageModelSession {
-        let shared = cache.prefix == nil ? cache : cache.flattened(count: tokens.count)
-        // This session continues over the shared prefix too, so nobody writes to it again.
-        cache = KVCache(layout: decoder.cacheLayout, contextLength: decoder.contextLength, prefix: shared, prefixLength: tokens.count)
+        let shared: KVCache
+        if let prefix = cache.prefix, cache.prefixLength == tokens.count {
+            shared = prefix  // forked before and nothing added since: every fork shares the one prefix
+        } else {
+            shared = cache.prefix == nil ? cache : cache.flattened(count: tokens.count)
+            // This session continues over the shared prefix too, so nobody writes to it again.
+            cache = KVCache(layout: decoder.cacheLayout, contextLength: decoder.contextLength, prefix: shared, prefixLength: tokens.count)
+        }
         return DecoderSession(model: decoder, tokens: tokens,
                               cache: KVCache(layout: decoder.cacheLayout, contextLength: decoder.contextLength, prefix: shared,
                                              prefixLength: tokens.count))
@@ -102,8 +107,11 @@ final class DecoderSession<Model: DecoderModel>: LanguageModelSession, Synthetic
         cache.reserve(needed, used: tokens.count)
     }
 
-    /// Records a token its batch has just run through the model.
-    func didAppend(_ token: Int) { tokens.append(token) }
+    /// Records tokens its batch has just run through the model.
+    func didAppend(_ new: some Collection<Int>) { tokens.append(contentsOf: new) }
+
+    /// Tokens per prompt forward step (the model's batch capacity, within the context).
+    var chunkRows: Int { batch }
 
     /// Validates, then feeds `newTokens` through the model `batch` tokens at a time, calling
     /// `consume(count, isFinal)` after each chunk's logits are in `logits`.
@@ -117,7 +125,7 @@ final class DecoderSession<Model: DecoderModel>: LanguageModelSession, Synthetic
             let chunk = Array(newTokens[start..<min(start + batch, newTokens.count)])
             let isFinal = start + chunk.count == newTokens.count
             decoder.forward(ForwardStep(chunk: chunk, startingAt: tokens.count, cache: cache), scratch: scratch, logits: logits,
-                            logitRows: allLogits ? 0..<chunk.count : (isFinal ? (chunk.count - 1)..<chunk.count : 0..<0))
+                            logitRows: allLogits ? Array(0..<chunk.count) : (isFinal ? [chunk.count - 1] : []))
             tokens.append(contentsOf: chunk)
             consume(chunk.count, isFinal)
             start += chunk.count
@@ -147,6 +155,64 @@ final class DecoderBatch<Model: DecoderModel>: SequenceBatch {
     func step(_ sessions: [any LanguageModelSession], tokens: [Int]) throws(ModelError) -> [[Float]] {
         guard !sessions.isEmpty, sessions.count == tokens.count else { throw .emptyInput }
         guard sessions.count <= capacity else { throw .batchTooLarge(sequences: sessions.count, capacity: capacity) }
+        let members = try checkedMembers(sessions)
+        let vocab = decoder.vocabularySize
+        for t in tokens where t < 0 || t >= vocab { throw .tokenOutOfRange(token: t, vocabularySize: vocab) }
+        for member in members { try member.prepareToAppend(1) }
+        let step = ForwardStep(nextTokens: tokens, positions: members.map(\.tokens.count), caches: members.map(\.cache))
+        decoder.forward(step, scratch: scratch, logits: logits, logitRows: Array(0..<sessions.count))
+        for (member, token) in zip(members, tokens) { member.didAppend(CollectionOfOne(token)) }
+        return (0..<sessions.count).map { Array(UnsafeBufferPointer(start: logits.row($0), count: vocab)) }
+    }
+
+    func prefill(_ sessions: [any LanguageModelSession], prompts: [[Int]]) throws(ModelError) -> [[Float]] {
+        guard !sessions.isEmpty, sessions.count == prompts.count else { throw .emptyInput }
+        let members = try checkedMembers(sessions)
+        let vocab = decoder.vocabularySize
+        for prompt in prompts {
+            guard !prompt.isEmpty else { throw .emptyInput }
+            for t in prompt where t < 0 || t >= vocab { throw .tokenOutOfRange(token: t, vocabularySize: vocab) }
+        }
+        var results = [[Float]](repeating: [], count: sessions.count)
+        // Prompts that alone take exactly one blocked step (2 tokens up to a chunk) share steps of
+        // up to a chunk's rows and `capacity` prompts; the others run alone.
+        let chunkRows = members[0].chunkRows
+        var group: [Int] = [], rows = 0
+        func flush() throws(ModelError) {
+            defer { group.removeAll(); rows = 0 }
+            if group.count == 1 { results[group[0]] = try members[group[0]].append(prompts[group[0]]) }
+            guard group.count > 1 else { return }
+            for i in group { try members[i].prepareToAppend(prompts[i].count) }
+            let step = ForwardStep(chunks: group.map { (prompts[$0], members[$0].tokens.count, members[$0].cache) })
+            var last: [Int] = [], end = 0
+            for i in group {
+                end += prompts[i].count
+                last.append(end - 1)
+            }
+            decoder.forward(step, scratch: prefillScratch, logits: logits, logitRows: last)
+            for (row, i) in group.enumerated() {
+                members[i].didAppend(prompts[i])
+                results[i] = Array(UnsafeBufferPointer(start: logits.row(row), count: vocab))
+            }
+        }
+        for (i, prompt) in prompts.enumerated() {
+            guard prompt.count >= 2 && prompt.count <= chunkRows else {
+                results[i] = try members[i].append(prompt)
+                continue
+            }
+            if rows + prompt.count > chunkRows || group.count == capacity { try flush() }
+            group.append(i)
+            rows += prompt.count
+        }
+        try flush()
+        return results
+    }
+
+    /// Scratch for a whole prompt chunk of rows, made when prompts are first prefilled together.
+    private lazy var prefillScratch: Model.Scratch = decoder.makeScratch(rows: min(decoder.batchCapacity, decoder.contextLength))
+
+    /// The sessions as this model's, each once.
+    private func checkedMembers(_ sessions: [any LanguageModelSession]) throws(ModelError) -> [DecoderSession<Model>] {
         var members: [DecoderSession<Model>] = []
         members.reserveCapacity(sessions.count)
         for session in sessions {
@@ -154,12 +220,6 @@ final class DecoderBatch<Model: DecoderModel>: SequenceBatch {
             guard !members.contains(where: { $0 === member }) else { throw .sessionTwiceInBatch }
             members.append(member)
         }
-        let vocab = decoder.vocabularySize
-        for t in tokens where t < 0 || t >= vocab { throw .tokenOutOfRange(token: t, vocabularySize: vocab) }
-        for member in members { try member.prepareToAppend(1) }
-        let step = ForwardStep(nextTokens: tokens, positions: members.map(\.tokens.count), caches: members.map(\.cache))
-        decoder.forward(step, scratch: scratch, logits: logits, logitRows: 0..<sessions.count)
-        for (member, token) in zip(members, tokens) { member.didAppend(token) }
-        return (0..<sessions.count).map { Array(UnsafeBufferPointer(start: logits.row($0), count: vocab)) }
+        return members
     }
 }

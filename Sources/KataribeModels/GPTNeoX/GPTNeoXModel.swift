@@ -82,7 +82,7 @@ public final class GPTNeoXModel: DecoderModel {
             rotaryCos: arena.rows(width: half), rotarySin: arena.rows(width: half))
     }
 
-    func forward(_ step: ForwardStep, scratch s: Scratch, logits: FloatRows, logitRows: Range<Int>) {
+    func forward(_ step: ForwardStep, scratch s: Scratch, logits: FloatRows, logitRows: [Int]) {
         let n = step.count, h = configuration.hiddenSize, d = configuration.headDimension, heads = configuration.numAttentionHeads
         let b = backend.running(step)
 
@@ -122,11 +122,9 @@ public final class GPTNeoXModel: DecoderModel {
             }
         }
 
-        guard !logitRows.isEmpty else { return }
-        let first = logitRows.lowerBound, rows = logitRows.count
-        b.layerNorm(weights.finalLayerNorm, FloatRows(base: s.x.row(first), width: h), rows: rows, into: s.normed)
-        // logits[row, V] = ln_f(x) · W_outᵀ, packed from row 0
-        b.product(weights.embedOut, s.normed.base, rows: rows, into: logits.base)
+        // logits[i, V] = ln_f(x[logitRows[i]]) · W_outᵀ
+        b.outputLogits(step, rows: logitRows, x: s.x, normed: s.normed, norm: { b.layerNorm(weights.finalLayerNorm, $0, rows: $1, into: $2) },
+                       head: weights.embedOut, into: logits)
     }
 
     /// mlpOut[n, H] = act(normed · W_upᵀ + b) · W_downᵀ + b

@@ -92,7 +92,7 @@ public final class GemmaModel: DecoderModel {
                                        intermediate: c.intermediateSize))
     }
 
-    func forward(_ step: ForwardStep, scratch s: Scratch, logits: FloatRows, logitRows: Range<Int>) {
+    func forward(_ step: ForwardStep, scratch s: Scratch, logits: FloatRows, logitRows: [Int]) {
         let n = step.count, h = configuration.hiddenSize, b = backend.running(step)
 
         // x[n, H] = embed_tokens[token] · √H
@@ -121,12 +121,11 @@ public final class GemmaModel: DecoderModel {
             addResidual(s.x, s.mlpOut, rows: n)
         }
 
-        guard !logitRows.isEmpty else { return }
-        let first = logitRows.lowerBound, rows = logitRows.count
-        weights.finalNorm(FloatRows(base: s.x.row(first), width: h), rows: rows, into: s.normed)
-        b.product(weights.lmHead, s.normed.base, rows: rows, into: logits.base)
+        // logits[i, V] = cap·tanh(RMSNorm_f(x[logitRows[i]]) · W_lmᵀ / cap)
+        b.outputLogits(step, rows: logitRows, x: s.x, normed: s.normed, norm: { weights.finalNorm($0, rows: $1, into: $2) },
+                       head: weights.lmHead, into: logits)
         if let cap = finalSoftcap {
-            for r in 0..<rows {
+            for r in 0..<logitRows.count {
                 let row = logits.row(r)
                 for j in 0..<logits.width { row[j] = tanhf(row[j] / cap) * cap }
             }

@@ -82,7 +82,7 @@ public final class LlamaModel: DecoderModel {
                                        intermediate: c.intermediateSize))
     }
 
-    func forward(_ step: ForwardStep, scratch s: Scratch, logits: FloatRows, logitRows: Range<Int>) {
+    func forward(_ step: ForwardStep, scratch s: Scratch, logits: FloatRows, logitRows: [Int]) {
         let n = step.count, b = backend.running(step)
 
         // x[n, H] = embed_tokens[token]
@@ -102,10 +102,9 @@ public final class LlamaModel: DecoderModel {
             addResidual(s.x, s.mlpOut, rows: n)
         }
 
-        guard !logitRows.isEmpty else { return }
-        let first = logitRows.lowerBound, rows = logitRows.count
-        weights.finalNorm(FloatRows(base: s.x.row(first), width: s.x.width), rows: rows, into: s.normed)
-        b.product(weights.lmHead, s.normed.base, rows: rows, into: logits.base)
+        // logits[i, V] = RMSNorm_f(x[logitRows[i]]) · W_lmᵀ
+        b.outputLogits(step, rows: logitRows, x: s.x, normed: s.normed, norm: { weights.finalNorm($0, rows: $1, into: $2) },
+                       head: weights.lmHead, into: logits)
     }
 }
 

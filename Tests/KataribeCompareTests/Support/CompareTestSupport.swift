@@ -2,6 +2,7 @@ import Foundation
 import KataribeApp
 import KataribeCompare
 import KataribeGeneration
+import KataribeTestSupport
 
 /// A small suite: two demo models (a plain one and a chat one) × two prompts.
 let smallSuiteYAML = """
@@ -74,9 +75,9 @@ final class RecordingBackend: CompareBackend, @unchecked Sendable {  // `log` gu
     var events: [String] { lock.withLock { log } }
     func record(_ event: String) { lock.withLock { log.append(event) } }
 
-    func load(_ model: PlannedModel) async throws -> any CompareModelSession {
+    func load(_ model: PlannedModel, samplesPerCell: Int) async throws -> any CompareModelSession {
         record("load \(model.label)")
-        let session = try await inner.load(model)
+        let session = try await inner.load(model, samplesPerCell: samplesPerCell)
         return Session(inner: session, label: model.label, backend: self)
     }
 
@@ -85,6 +86,7 @@ final class RecordingBackend: CompareBackend, @unchecked Sendable {  // `log` gu
         let label: String
         let backend: RecordingBackend
         var backendName: String { inner.backendName }
+        var maxConcurrentSamples: Int { inner.maxConcurrentSamples }
 
         func generate(_ request: SampleRequest, progress: @escaping @Sendable (Int) -> Void) async throws -> SampleOutput {
             backend.record("generate \(label) \(request.promptID) \(request.sampleIndex)")
@@ -111,3 +113,13 @@ final class Collected<Value: Sendable>: @unchecked Sendable {  // `items` guarde
     func append(_ value: Value) { lock.withLock { items.append(value) } }
     var values: [Value] { lock.withLock { items } }
 }
+
+/// The built `kataribe` beside this test bundle (`swift build` / `swift test` build it).
+let kataribeBinary: URL? = {
+    let candidates = [
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
+        URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent(),
+        TestPaths.packageRoot.appendingPathComponent(".build/debug"),
+    ]
+    return candidates.map { $0.appendingPathComponent("kataribe") }.first { FileManager.default.isExecutableFile(atPath: $0.path) }
+}()

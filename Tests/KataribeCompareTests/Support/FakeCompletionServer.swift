@@ -23,14 +23,48 @@ final class FakeCompletionServer: Sendable {
         case body(String)
     }
 
+    /// Requests received and not yet answered; replies wait while `held`.
+    private struct Waiting {
+        var count = 0
+        var peak = 0
+        var holdUntil: (count: Int, deadline: NIODeadline)?
+
+        /// Replies are held until `count` requests have waited at once, or the deadline passed; then
+        /// every reply goes out at once, now and later.
+        mutating func held() -> Bool {
+            guard let hold = holdUntil else { return false }
+            if peak >= hold.count || NIODeadline.now() >= hold.deadline { holdUntil = nil }
+            return holdUntil != nil
+        }
+    }
+
     private let requestsBox = NIOLockedValueBox<[Request]>([])
     private let behaviorBox = NIOLockedValueBox<Behavior>(.complete())
     private let channelBox = NIOLockedValueBox<(any Channel)?>(nil)
+    private let waitingBox = NIOLockedValueBox(Waiting())
 
     var requests: [Request] { requestsBox.withLockedValue { $0 } }
     var baseURL: String { "http://127.0.0.1:\(channelBox.withLockedValue { $0?.localAddress?.port ?? 0 })" }
+    /// The most requests that were waiting for their replies at the same moment.
+    var peakWaiting: Int { waitingBox.withLockedValue { $0.peak } }
 
     func setBehavior(_ behavior: Behavior) { behaviorBox.withLockedValue { $0 = behavior } }
+
+    /// Holds every reply until `count` requests are waiting at once (or `timeout` passed), to show
+    /// that a client really has that many in flight.
+    func holdReplies(untilWaiting count: Int, timeout: TimeAmount) {
+        waitingBox.withLockedValue { $0.holdUntil = (count, .now() + timeout) }
+    }
+
+    fileprivate func arrived() {
+        waitingBox.withLockedValue {
+            $0.count += 1
+            $0.peak = max($0.peak, $0.count)
+        }
+    }
+
+    fileprivate func answered() { waitingBox.withLockedValue { $0.count -= 1 } }
+    fileprivate var repliesHeld: Bool { waitingBox.withLockedValue { $0.held() } }
 
     static func start() async throws -> FakeCompletionServer {
         let server = FakeCompletionServer()
@@ -103,16 +137,31 @@ final class FakeCompletionServer: Sendable {
                 guard let head else { return }
                 let headers = Dictionary(head.headers.map { ($0.name.lowercased(), $0.value) }, uniquingKeysWith: { a, _ in a })
                 let reply = server.reply(to: Request(method: "\(head.method)", uri: head.uri, headers: headers, body: body))
-                var responseHeaders = HTTPHeaders([("Content-Type", "application/json")])
-                let bytes = ByteBuffer(string: reply.body)
-                responseHeaders.add(name: "Content-Length", value: "\(bytes.readableBytes)")
-                let responseHead = HTTPResponseHead(version: head.version, status: HTTPResponseStatus(statusCode: reply.status),
-                                                    headers: responseHeaders)
-                context.write(wrapOutboundOut(.head(responseHead)), promise: nil)
-                context.write(wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
-                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                server.arrived()
                 self.head = nil
+                whenReleased(context) {
+                    // Counted out before the reply leaves, so a request the client sends in return
+                    // never meets this one still counted.
+                    self.server.answered()
+                    self.respond(reply, version: head.version, context: context)
+                }
             }
+        }
+
+        private func whenReleased(_ context: ChannelHandlerContext, _ body: @escaping () -> Void) {
+            guard server.repliesHeld else { return body() }
+            context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(5)) { self.whenReleased(context, body) }
+        }
+
+        private func respond(_ reply: (status: Int, body: String), version: HTTPVersion, context: ChannelHandlerContext) {
+            var responseHeaders = HTTPHeaders([("Content-Type", "application/json")])
+            let bytes = ByteBuffer(string: reply.body)
+            responseHeaders.add(name: "Content-Length", value: "\(bytes.readableBytes)")
+            let responseHead = HTTPResponseHead(version: version, status: HTTPResponseStatus(statusCode: reply.status),
+                                                headers: responseHeaders)
+            context.write(wrapOutboundOut(.head(responseHead)), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         }
     }
 }
