@@ -1,4 +1,6 @@
 #include "internal.h"
+#include <stdlib.h>
+#include <string.h>
 
 // Per thread, so a test forcing the portable kernels does not change what other threads run.
 static _Thread_local int forced = -1;
@@ -18,6 +20,11 @@ int kc_isa_detected(void) {
 #else
         detected = KC_ISA_GENERIC;
 #endif
+        // KATARIBE_ISA=portable|avx2 caps the level, to measure what a CPU without the newer
+        // instructions gets (benchmarks); it never raises it.
+        const char *cap = getenv("KATARIBE_ISA");
+        if (cap && strcmp(cap, "portable") == 0) detected = KC_ISA_GENERIC;
+        if (cap && strcmp(cap, "avx2") == 0 && detected > KC_ISA_AVX2) detected = KC_ISA_AVX2;
     }
     return detected;
 }

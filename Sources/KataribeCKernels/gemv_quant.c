@@ -139,6 +139,50 @@ KC_AVX2 static void gemv_q4_avx2(const kc_qmatrix *m, long r0, long r1, const kc
     if (r < r1) gemv_generic(m, 1, r, r1, xa, y, bias);
 }
 
+/// The AVX2 kernel's arithmetic against n activation vectors, each row's blocks loaded and their
+/// magnitudes taken once for all of them (the same lanes and operations, so the same bits).
+KC_AVX2 static void gemv_q8_batch_avx2(const kc_qmatrix *m, long r0, long r1, const kc_qactivations *xa, long n,
+                                      float *y, long y_stride, const float *bias) {
+    enum { GROUP = 16 };
+    const long supers = m->padded / KC_SUPER, blocks = m->padded / KC_BLOCK, rowBytes = m->padded;
+    const long prefetch = KC_PREFETCH_BYTES * (n < 4 ? 1 : 4);
+    for (long b0 = 0; b0 < n; b0 += GROUP) {
+        const long count = n - b0 < GROUP ? n - b0 : GROUP;
+        for (long r = r0; r < r1; r++) {
+            const int8_t *w = (const int8_t *)m->codes + r * rowBytes;
+            const uint8_t *s = m->block_scales + r * blocks;
+            const float *D = m->super_scales + r * supers;
+            __m256 acc[GROUP];
+            for (long j = 0; j < count; j++) acc[j] = _mm256_setzero_ps();
+            for (long sb = 0; sb < supers; sb++) {
+                const int8_t *ws = w + sb * KC_SUPER;
+                kc_prefetch_lines(ws + prefetch, KC_SUPER);
+                __m256i magnitude[KC_SUBBLOCKS];
+                for (int b = 0; b < KC_SUBBLOCKS; b++) {
+                    __m256i v = _mm256_loadu_si256((const __m256i *)(ws + b * KC_BLOCK));
+                    magnitude[b] = _mm256_sign_epi8(v, v);
+                }
+                const __m128i scales = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)(s + sb * 8)));
+                for (long j = 0; j < count; j++) {
+                    const kc_qactivations *x = xa + b0 + j;
+                    int16_t c[8];
+                    block_multipliers(scales, x->block_scales + sb * 8, c);
+                    const int8_t *xs = x->codes + sb * KC_SUPER;
+                    __m256i sum = _mm256_setzero_si256();
+                    for (int b = 0; b < KC_SUBBLOCKS; b++) {
+                        __m256i v = _mm256_loadu_si256((const __m256i *)(xs + b * KC_BLOCK));
+                        __m256i signs = _mm256_loadu_si256((const __m256i *)(ws + b * KC_BLOCK));
+                        sum = _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_maddubs_epi16(magnitude[b], _mm256_sign_epi8(v, signs)),
+                                                                      _mm256_set1_epi16(c[b])));
+                    }
+                    acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(D[sb] * x->super_scales[sb]), acc[j]);
+                }
+            }
+            for (long j = 0; j < count; j++) y[(b0 + j) * y_stride + r] = kc_hsum8(acc[j]) + (bias ? bias[r] : 0);
+        }
+    }
+}
+
 /// Q8 rows against n activation vectors at once, each row's weights read once for all of them:
 /// batched decoding. AVX-512 does two blocks per instruction, takes |w| and w's signs once per
 /// row for every activation, and fuses vpmaddwd + vpaddd into VNNI's vpdpwssd. It gives exactly
@@ -205,9 +249,10 @@ void kc_gemv_q8_batch(const kc_qmatrix *m, long r0, long r1, const kc_qactivatio
                       const float *bias) {
 #if KC_X86
     if (kc_isa() >= KC_ISA_AVX512) { gemv_q8_batch_avx512(m, r0, r1, x, n, y, y_stride, bias); return; }
+    if (kc_isa() >= KC_ISA_AVX2) { gemv_q8_batch_avx2(m, r0, r1, x, n, y, y_stride, bias); return; }
 #endif
-    // Elsewhere each activation runs the one-row kernel over a few rows at a time, which then
-    // come from L1 for the others.
+    // The portable kernel runs per activation over a few rows at a time, which then come from
+    // L1 for the others.
     for (long t0 = r0; t0 < r1; t0 += 4) {
         long t1 = t0 + 4 < r1 ? t0 + 4 : r1;
         for (long b = 0; b < n; b++) kc_gemv_q8(m, t0, t1, x + b, y + b * y_stride, bias);

@@ -96,7 +96,9 @@ struct GenerateCommand: AsyncParsableCommand {
         let count = prepared.parameters.numReturnSequences
         // Samples are generated together; each is shown whole, in order: the first streams as it
         // comes, the others' text waits until the ones before them are done.
-        var printer = SampleOrderPrinter(count: count) { index in startSample(index, of: count, prepared: prepared, echo: echo, prompt: text) }
+        var printer = SampleOrderPrinter(count: json ? 0 : count) { index in
+            startSample(index, of: count, prepared: prepared, echo: echo, prompt: text)
+        }
         var summary: GenerationSummary?
         do {
             for try await event in generator.stream(prepared) {

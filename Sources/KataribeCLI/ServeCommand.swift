@@ -45,8 +45,10 @@ struct ServeCommand: AsyncParsableCommand {
                                             valueName: "VAR"))
     var apiKeyEnv: String?
 
-    @Option(name: .long, help: "Requests (or choices of one request) generated together in one batch.")
-    var parallel = 1
+    @Option(name: .long, help: ArgumentHelp(
+        "Requests (or choices of one request) generated together in one batch.",
+        discussion: "More raises the total tokens per second while each reply comes a little slower; 1 gives one client the lowest latency."))
+    var parallel = 4
 
     @Option(name: .long, help: "Requests that may wait while --parallel others generate; more get 429.")
     var maxQueue = 16

@@ -130,6 +130,29 @@ struct RealGGUFModelTests {
         #expect(agreement.argmaxAgreement >= peer.argmaxAgreement - 0.03)
     }
 
+    @Test("Sequences decoded in one batch, prompts prefilled together, give the logits they give alone",
+          arguments: TestPaths.RealGGUF.allCases.filter { TestPaths.realGGUF($0) != nil })
+    func batchedDecodingIsBitIdentical(model: TestPaths.RealGGUF) throws {
+        let url = try #require(TestPaths.realGGUF(model))
+        let loaded = try Self.load(url)
+        let prompts = [[1, 2, 3, 4, 5, 6, 7], [100, 200, 300], [4000, 41, 9, 77, 12]]
+        let fed = [[11, 12, 13, 14], [21, 22, 23, 24], [31, 32, 33, 34]]
+        var alone: [[[UInt32]]] = []
+        for (prompt, tokens) in zip(prompts, fed) {
+            let session = loaded.makeSession()
+            var rows = [try session.append(prompt)]
+            for token in tokens { rows.append(try session.append([token])) }
+            alone.append(rows.map { $0.map(\.bitPattern) })
+        }
+        let batch = loaded.makeBatch(capacity: 3)
+        let sessions = prompts.map { _ in loaded.makeSession() }
+        var together = try batch.prefill(sessions, prompts: prompts).map { [$0.map(\.bitPattern)] }
+        for step in 0..<4 {
+            for (i, row) in try batch.step(sessions, tokens: fed.map { $0[step] }).enumerated() { together[i].append(row.map(\.bitPattern)) }
+        }
+        for i in prompts.indices { #expect(together[i] == alone[i], "\(model) sequence \(i)") }
+    }
+
     @Test("Greedy continuations equal transformers'",
           arguments: TestPaths.RealGGUF.allCases.filter { TestPaths.realGGUF($0) != nil })
     func greedyContinuationsMatch(model: TestPaths.RealGGUF) throws {

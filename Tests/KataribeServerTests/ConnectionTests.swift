@@ -79,7 +79,7 @@ struct ConnectionTests {
             // Keep-alive: two requests 1 s apart (under the timeout), then silence.
             let reused = try RawConnection(port: live.port)
             let request = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-            let answered = { (count: Int) in { (text: String) in text.components(separatedBy: #"{"status":"ok"}"#).count - 1 == count } }
+            let answered = { (count: Int) in { (text: String) in text.components(separatedBy: #""status":"ok""#).count - 1 == count } }
             #expect(reused.send(request))
             #expect(await reused.waitForData(seconds: 10, until: answered(1)))
             try await Task.sleep(for: .seconds(1))

@@ -35,8 +35,14 @@ final class DecoderSession<Model: DecoderModel>: LanguageModelSession, Synthetic
     }
 
     func append(_ newTokens: [Int]) throws(ModelError) -> [Float] {
+        try append(newTokens, scratch: nil)
+    }
+
+    /// `append`, in `external` scratch when given (a batch's, so that a session that only ever
+    /// computes its prompt never allocates prompt-sized scratch of its own).
+    func append(_ newTokens: [Int], scratch external: Model.Scratch?) throws(ModelError) -> [Float] {
         var last: [Float] = []
-        try run(newTokens, allLogits: false) { chunkCount, isFinal in
+        try run(newTokens, allLogits: false, scratch: external) { chunkCount, isFinal in
             guard isFinal else { return }
             last = Array(UnsafeBufferPointer(start: logits.row(0), count: vocab))
         }
@@ -115,7 +121,8 @@ final class DecoderSession<Model: DecoderModel>: LanguageModelSession, Synthetic
 
     /// Validates, then feeds `newTokens` through the model `batch` tokens at a time, calling
     /// `consume(count, isFinal)` after each chunk's logits are in `logits`.
-    private func run(_ newTokens: [Int], allLogits: Bool, consume: (Int, Bool) -> Void) throws(ModelError) {
+    private func run(_ newTokens: [Int], allLogits: Bool, scratch external: Model.Scratch? = nil,
+                     consume: (Int, Bool) -> Void) throws(ModelError) {
         guard !newTokens.isEmpty else { throw .emptyInput }
         if allLogits { reserveLogitRows(min(batch, newTokens.count)) }
         for t in newTokens where t < 0 || t >= vocab { throw .tokenOutOfRange(token: t, vocabularySize: vocab) }
@@ -124,7 +131,7 @@ final class DecoderSession<Model: DecoderModel>: LanguageModelSession, Synthetic
         while start < newTokens.count {
             let chunk = Array(newTokens[start..<min(start + batch, newTokens.count)])
             let isFinal = start + chunk.count == newTokens.count
-            decoder.forward(ForwardStep(chunk: chunk, startingAt: tokens.count, cache: cache), scratch: scratch, logits: logits,
+            decoder.forward(ForwardStep(chunk: chunk, startingAt: tokens.count, cache: cache), scratch: external ?? scratch, logits: logits,
                             logitRows: allLogits ? Array(0..<chunk.count) : (isFinal ? [chunk.count - 1] : []))
             tokens.append(contentsOf: chunk)
             consume(chunk.count, isFinal)
@@ -180,7 +187,7 @@ final class DecoderBatch<Model: DecoderModel>: SequenceBatch {
         var group: [Int] = [], rows = 0
         func flush() throws(ModelError) {
             defer { group.removeAll(); rows = 0 }
-            if group.count == 1 { results[group[0]] = try members[group[0]].append(prompts[group[0]]) }
+            if group.count == 1 { results[group[0]] = try members[group[0]].append(prompts[group[0]], scratch: prefillScratch) }
             guard group.count > 1 else { return }
             for i in group { try members[i].prepareToAppend(prompts[i].count) }
             let step = ForwardStep(chunks: group.map { (prompts[$0], members[$0].tokens.count, members[$0].cache) })
@@ -197,7 +204,7 @@ final class DecoderBatch<Model: DecoderModel>: SequenceBatch {
         }
         for (i, prompt) in prompts.enumerated() {
             guard prompt.count >= 2 && prompt.count <= chunkRows else {
-                results[i] = try members[i].append(prompt)
+                results[i] = try members[i].append(prompt, scratch: prefillScratch)
                 continue
             }
             if rows + prompt.count > chunkRows || group.count == capacity { try flush() }
