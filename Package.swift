@@ -114,7 +114,7 @@ let package = Package(
         .executableTarget(
             name: "KataribeFuzz",
             dependencies: [
-                "KataribeFuzzSupport", "KataribeCheckpoint", "KataribeModels", "KataribeTokenizers", "KataribeTemplates", "KataribeCompare",
+                "KataribeFuzzSupport", "KataribeApp", "KataribeCheckpoint", "KataribeModels", "KataribeTokenizers", "KataribeTemplates", "KataribeCompare",
                 "KataribeServer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -14,6 +14,7 @@ struct Kataribe: AsyncParsableCommand {
             InspectCommand.self, ScoreCommand.self, TokenizeCommand.self,
             DownloadCommand.self, ModelsCommand.self, CompareCommand.self,
             GenerateCommand.self, ChatCommand.self, ServeCommand.self, BenchCommand.self,
+            EvalCommand.self,
         ]
     )
 }

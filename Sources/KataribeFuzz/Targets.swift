@@ -1,4 +1,5 @@
 import Foundation
+import KataribeApp
 import KataribeCheckpoint
 import KataribeCompare
 import KataribeModels
@@ -129,10 +130,22 @@ struct FuzzTarget: Sendable {
             return .accepted
         },
         FuzzTarget(
-            name: "http-body", summary: "OpenAI request bodies for /v1/completions and /v1/chat/completions",
+            name: "eval-task", summary: "kataribe eval multiple-choice task files, JSON lines (MultipleChoiceTask)",
+            seedPaths: ["Examples/eval/jcommonsense-mini.jsonl"],
+            dictionary: jsonTokens + ["\"id\"", "\"context\"", "\"choices\"", "\"label\"", "\"delimiter\"", "\n", "\r\n", "\u{3000}"],
+            maximumSize: 1 << 16
+        ) { bytes, _ in
+            do { _ = try MultipleChoiceTask.parse(String(decoding: bytes, as: UTF8.self), file: "fuzz.jsonl", name: "fuzz") } catch {
+                return .rejected
+            }
+            return .accepted
+        },
+        FuzzTarget(
+            name: "http-body", summary: "request bodies of /v1/completions, /v1/chat/completions, /tokenize and /detokenize",
             seedPaths: ["Tests/Fuzz/seeds/http-body"],
             dictionary: jsonTokens + ["\"prompt\"", "\"messages\"", "\"role\"", "\"content\"", "\"max_tokens\"", "\"stop\"",
-                                      "\"logit_bias\"", "\"temperature\"", "\"n\"", "\"stream\"", "\"type\"", "\"text\""],
+                                      "\"logit_bias\"", "\"temperature\"", "\"n\"", "\"stream\"", "\"type\"", "\"text\"",
+                                      "\"echo\"", "\"logprobs\"", "\"tokens\"", "\"add_special_tokens\"", "[[1,2],[3]]"],
             maximumSize: 1 << 16
         ) { bytes, _ in
             let data = Data(bytes)

@@ -32,9 +32,10 @@ struct ErrorTests {
                 #expect(reply.status == 400, "\(field)=\(value)")
                 #expect(reply.error("param") == field, "\(field)=\(value)")
             }
-            let greedyN = try await live.post("/v1/completions", ["prompt": "a", "n": 2, "temperature": 0])
+            // n greedy copies are answered without streaming (EvaluationEndpointTests), refused with it.
+            let greedyN = try await live.post("/v1/completions", ["prompt": "a", "n": 2, "temperature": 0, "stream": true])
             #expect(greedyN.error("param") == "n")
-            let batch = try await live.post("/v1/completions", ["prompt": ["a", "b"]])
+            let batch = try await live.post("/v1/completions", ["prompt": ["a", "b"], "stream": true])
             #expect(batch.error("param") == "prompt")
             let penalty = try await live.post("/v1/completions", ["prompt": "a", "presence_penalty": 0.5])
             #expect(penalty.error("param") == "presence_penalty")

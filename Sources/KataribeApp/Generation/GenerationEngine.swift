@@ -374,7 +374,8 @@ private final class SequenceRun {
         self.sampling = sampling
         self.logits = logits
         self.model = model
-        detokenizer = StreamingDetokenizer(tokenizer: model.tokenizer, skipSpecialTokens: model.preset.skipSpecialTokens)
+        detokenizer = StreamingDetokenizer(tokenizer: model.tokenizer,
+                                           skipSpecialTokens: request.prepared.skipSpecialTokens ?? model.preset.skipSpecialTokens)
         text = SampleTextStream(format: request.prepared.format, parameters: request.prepared.parameters)
     }
 
@@ -405,7 +406,7 @@ private final class SequenceRun {
     func finish() -> GeneratedSample {
         if logits == nil && !sampling.isFinished { sampling.cancel() }
         emit(text.finish(detokenizer.finish()))
-        let skipSpecial = model.preset.skipSpecialTokens
+        let skipSpecial = request.prepared.skipSpecialTokens ?? model.preset.skipSpecialTokens
         // The text comes from one decode of all ids, which is what transformers' callers print.
         let raw = model.tokenizer.decode(Array(sampling.generatedTokens), skipSpecialTokens: skipSpecial)
         let result = sampling.result(text: raw)

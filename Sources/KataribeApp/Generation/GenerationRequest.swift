@@ -23,6 +23,8 @@ public struct GenerationOptions: Sendable, Equatable {
     /// A pause after each generated token. Tiny models finish a reply faster than a person (or a test)
     /// can press Ctrl-C; pacing makes interruption observable. nil (default) never waits.
     public var tokenPacing: Duration?
+    /// Whether special tokens are left out of the text (vLLM's `skip_special_tokens`); nil: the preset's.
+    public var skipSpecialTokens: Bool?
 
     public init(format: PromptFormat? = nil, contextOverflow: ContextOverflowPolicy = .error, tokenPacing: Duration? = nil) {
         self.format = format
@@ -49,4 +51,6 @@ public struct PreparedGeneration: Sendable {
     public let seed: UInt64
     /// See `GenerationOptions.tokenPacing`.
     public var tokenPacing: Duration? = nil
+    /// See `GenerationOptions.skipSpecialTokens`.
+    public var skipSpecialTokens: Bool? = nil
 }

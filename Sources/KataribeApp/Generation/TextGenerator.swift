@@ -121,7 +121,7 @@ public struct TextGenerator: Sendable {
         return PreparedGeneration(
             input: input, format: format, promptText: promptText, promptTokens: ContextBudget.apply(plan, to: tokens),
             droppedPromptTokens: plan.droppedPromptTokens, droppedTurns: droppedTurns, parameters: parameters,
-            seed: SamplingSession.requestSeed(parameters), tokenPacing: options.tokenPacing)
+            seed: SamplingSession.requestSeed(parameters), tokenPacing: options.tokenPacing, skipSpecialTokens: options.skipSpecialTokens)
     }
 
     /// The prompt ids for `text`, with the preset's `add_special_tokens`.

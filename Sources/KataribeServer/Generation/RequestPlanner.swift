@@ -21,7 +21,8 @@ struct RequestPlanner: Sendable {
     func prepare(_ input: PromptInput, sampling: SamplingFields, format: PromptFormat?,
                  promptParam: String) throws(APIError) -> PreparedGeneration {
         var parameters = try overrides(sampling)
-        let options = GenerationOptions(format: format, contextOverflow: .error, tokenPacing: tokenPacing)
+        var options = GenerationOptions(format: format, contextOverflow: .error, tokenPacing: tokenPacing)
+        options.skipSpecialTokens = sampling.skipSpecialTokens
         do {
             return try generator.prepare(input, parameters: parameters, options: options)
         } catch .promptTooLong(let promptTokens, _, let context) where sampling.maxTokens == nil && promptTokens < context {
@@ -56,7 +57,8 @@ struct RequestPlanner: Sendable {
         p.numReturnSequences = s.n
         p.seed = s.seed
         p.stopStrings = s.stop
-        p.stopStringHandling = .strip  // OpenAI never returns the stop string
+        // OpenAI never returns the stop string; vLLM's include_stop_str_in_output keeps it.
+        p.stopStringHandling = s.includeStopStringInOutput == true ? .keep : .strip
         let modelDefault = generator.model.parameters().maxNewTokens ?? 16
         p.maxNewTokens = s.maxTokens ?? limits.maxTokens.map { min($0, modelDefault) } ?? modelDefault
         return p
@@ -101,6 +103,12 @@ struct RequestPlanner: Sendable {
             throw .invalidRequest("frequency_penalty is not supported; use repetition_penalty", param: "frequency_penalty")
         }
         if s.hasLogitBias { throw .invalidRequest("logit_bias is not supported", param: "logit_bias") }
+        if s.hasStreamOptions && !s.stream {
+            throw .invalidRequest("stream_options is only allowed with stream: true", param: "stream_options")
+        }
+        if let format = s.responseFormat, format != "text" {
+            throw .invalidRequest("response_format '\(format.prefix(32))' is not supported (only text)", param: "response_format")
+        }
     }
 
     static func describe(_ error: TextGenerationError, promptParam: String) -> APIError {

@@ -50,6 +50,41 @@ enum LogprobScorer {
     }
 }
 
+/// `echo: true`: the log-probability of every prompt token after the first (log_softmax of the raw
+/// logits at the position before it, as lm-evaluation-harness sums them), then of the generated
+/// tokens, from one scoring pass over prompt + generated.
+struct EchoLogprobs: Sendable {
+    /// The prompt's first token, which has no log-probability.
+    var first: TokenLogprob
+    /// Prompt tokens 1..., each with the actual token among its alternatives (never empty).
+    var prompt: [TokenLogprob]
+    var generated: [TokenLogprob]
+
+    static func score(model: LoadedModel, prompt: [Int], generated: [Int], top: Int) throws(ModelError) -> EchoLogprobs {
+        let session = model.model.makeSession()
+        let sequence = prompt + generated.dropLast()
+        let rows = try session.appendReturningAllLogits(sequence)
+        let tokenizer = model.tokenizer
+        let text: (Int) -> String = { tokenizer.decode([$0], skipSpecialTokens: false) }
+        var offset = 0
+        func entry(_ position: Int, actualAmongTop: Bool) -> TokenLogprob {
+            let token = position < prompt.count ? prompt[position] : generated[position - prompt.count]
+            var result = LogprobCalculator.logprob(of: token, logits: rows[position - 1], top: top, text: text, textOffset: offset)
+            if actualAmongTop && !result.top.contains(where: { $0.token == token }) {
+                result.top.append(.init(token: token, text: result.text, logprob: result.logprob))
+            }
+            offset += result.text.unicodeScalars.count
+            return result
+        }
+        let firstText = text(prompt[0])
+        let first = TokenLogprob(token: prompt[0], text: firstText, logprob: .nan, top: [], textOffset: 0)
+        offset = firstText.unicodeScalars.count
+        let promptEntries = (1..<max(1, prompt.count)).map { entry($0, actualAmongTop: true) }
+        let generatedEntries = generated.indices.map { entry(prompt.count + $0, actualAmongTop: false) }
+        return EchoLogprobs(first: first, prompt: promptEntries, generated: generatedEntries)
+    }
+}
+
 enum LogprobCalculator {
     /// `logits` are the raw scores that `chosen` was picked from.
     static func logprob(of chosen: Int, logits: [Float], top count: Int, text: (Int) -> String,

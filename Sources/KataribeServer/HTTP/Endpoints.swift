@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import KataribeApp
 import KataribeGeneration
+import KataribeModels
 import NIOCore
 
 /// The handlers of `/v1/models`, `/v1/completions` and `/v1/chat/completions`.
@@ -27,7 +28,6 @@ struct Endpoints: Sendable {
     func completions(_ request: Request) async throws -> Response {
         var request = request
         let body = try await JSONCoding.decodeRequest(CompletionRequest.self, from: readBody(&request))
-        if body.echo { throw APIError.invalidRequest("echo is not supported", param: "echo") }
         if body.suffix != nil { throw APIError.invalidRequest("suffix is not supported", param: "suffix") }
         if let bestOf = body.bestOf, bestOf != (body.sampling.n ?? 1) {
             throw APIError.invalidRequest("best_of is not supported (other than best_of = n)", param: "best_of")
@@ -35,13 +35,16 @@ struct Endpoints: Sendable {
         if let k = body.logprobs, !(0...5).contains(k) {
             throw APIError.invalidRequest("logprobs must be between 0 and 5", param: "logprobs")
         }
-        let input: PromptInput
-        switch body.prompt {
-        case .text(let text): input = .text(text)
-        case .tokens(let ids): input = .tokens(ids)
-        case .batch(let count):
-            throw APIError.invalidRequest("got \(count) prompts; this server takes one prompt per request", param: "prompt")
+        if body.promptLogprobs != nil {
+            throw APIError.invalidRequest("prompt_logprobs is not supported; use echo: true with logprobs", param: "prompt_logprobs")
         }
+        let inputs = body.prompt.inputs
+        let greedyCopies = (body.sampling.temperature.map { $0 < ResolvedGenerationParameters.greedyTemperature } ?? false)
+            && (body.sampling.n ?? 1) > 1
+        if inputs.count > 1 || body.echo || (greedyCopies && !body.sampling.stream) {
+            return try await completionsWithEcho(request, body: body, inputs: inputs)
+        }
+        let input = inputs[0]
         // A completion continues the prompt as given, whatever chat format the model was tuned on.
         let prepared = try planner.prepare(input, sampling: body.sampling, format: .plain, promptParam: "prompt")
         let reservation = try reserve()
@@ -78,6 +81,111 @@ struct Endpoints: Sendable {
                              finishReason: $0.finishReason)
         }
         return .closingConnection(.json(chunk(choices, result.usage)))
+    }
+
+    /// Several prompts, or `echo`: lm-evaluation-harness's log-likelihood requests. Each prompt is
+    /// generated as a request of its own (all in the engine's batch at once) under one turn of the
+    /// scheduler; choices are numbered prompt by prompt (prompt i, sample j → i·n + j), as OpenAI
+    /// does. With `echo` a choice's text is the prompt followed by the completion, and its
+    /// log-probabilities list the prompt's tokens first; `max_tokens: 0` returns the prompt alone.
+    private func completionsWithEcho(_ request: Request, body: CompletionRequest, inputs: [PromptInput]) async throws -> Response {
+        if body.sampling.stream {
+            throw APIError.invalidRequest(body.echo ? "echo is not supported with stream: true"
+                                          : "several prompts are not supported with stream: true", param: body.echo ? "echo" : "prompt")
+        }
+        guard inputs.count <= Self.maxPrompts else {
+            throw APIError.invalidRequest("got \(inputs.count) prompts; at most \(Self.maxPrompts) per request", param: "prompt")
+        }
+        let promptOnly = body.echo && body.sampling.maxTokens == 0
+        var sampling = body.sampling
+        if promptOnly { sampling.maxTokens = 1 }  // prepared for the prompt's checks; nothing is generated
+        // OpenAI and vLLM answer n > 1 at temperature 0 with n copies of the greedy reply.
+        let greedyCopies = (sampling.temperature.map { $0 < ResolvedGenerationParameters.greedyTemperature } ?? false)
+            ? max(1, sampling.n ?? 1) : 1
+        if greedyCopies > 1 { sampling.n = 1 }
+        var prepared: [PreparedGeneration] = []
+        for input in inputs {
+            prepared.append(try planner.prepare(input, sampling: sampling, format: .plain, promptParam: "prompt"))
+        }
+        let reservation = try reserve()
+        let model = runner.generator.model, top = body.logprobs, echo = body.echo
+        let generator = runner.generator
+        let outcome = try await watchingForDisconnect(request) { () async throws -> (choices: [CompletionChoice], usage: Usage) in
+            do { try await reservation.waitForTurn() } catch {
+                reservation.release(.cancelled)
+                throw error
+            }
+            var completed = false
+            defer { reservation.release(completed ? .completed : .cancelled) }
+            let summaries = try await withThrowingTaskGroup(of: (Int, GenerationSummary?).self) { group in
+                for (index, item) in prepared.enumerated() {
+                    group.addTask {
+                        if promptOnly { return (index, nil) }
+                        do { return (index, try await generator.stream(item).collect()) } catch let error as TextGenerationError {
+                            throw RequestPlanner.describe(error, promptParam: "prompt")
+                        }
+                    }
+                }
+                var out = [GenerationSummary?](repeating: nil, count: prepared.count)
+                for try await (index, summary) in group { out[index] = summary }
+                return out
+            }
+            var choices: [CompletionChoice] = [], usage = Usage(promptTokens: 0, completionTokens: 0)
+            for (index, item) in prepared.enumerated() {
+                let promptText: String
+                switch item.input {
+                case .text(let text): promptText = text
+                default: promptText = model.tokenizer.decode(item.promptTokens, skipSpecialTokens: false)
+                }
+                let samples = summaries[index]?.samples ?? [GeneratedSample(index: 0, seed: item.seed, tokens: [], text: "", rawText: "",
+                                                                            stopReason: .length, stopString: nil, seconds: 0)]
+                usage.promptTokens += item.promptTokens.count
+                for sample in samples {
+                    if sample.stopReason == .cancelled { throw CancellationError() }
+                    var logprobs: CompletionLogprobs?
+                    if let top {
+                        if echo {
+                            let scored = try await Self.onThread { () throws(ModelError) in
+                                try EchoLogprobs.score(model: model, prompt: item.promptTokens, generated: sample.tokens, top: top)
+                            }
+                            logprobs = CompletionLogprobs(echo: scored)
+                        } else if !sample.tokens.isEmpty {
+                            let scored = try await Self.onThread { () throws(ModelError) in
+                                try LogprobScorer.score(model: model, prompt: item.promptTokens, generated: sample.tokens, top: top)
+                            }
+                            logprobs = CompletionLogprobs(scored)
+                        }
+                    }
+                    for copy in 0..<greedyCopies {
+                        choices.append(CompletionChoice(
+                            text: (echo ? promptText : "") + sample.text, index: choices.count, logprobs: logprobs,
+                            finishReason: promptOnly || sample.stopReason == .length ? "length" : "stop"))
+                        if !promptOnly { usage.completionTokens += sample.tokens.count }
+                    }
+                }
+            }
+            completed = true
+            return (choices, usage)
+        }
+        let id = "cmpl-" + Self.randomID()
+        return .closingConnection(.json(CompletionBody(id: id, created: Int(Date().timeIntervalSince1970), model: modelID,
+                                                       choices: outcome.choices, usage: outcome.usage, seed: prepared[0].seed)))
+    }
+
+    /// Prompts one completion request may carry.
+    static let maxPrompts = 256
+
+    /// Scoring is a forward pass: it runs on a thread of its own, never on the threads that serve HTTP.
+    private static func onThread<T: Sendable>(_ work: @escaping @Sendable () throws(ModelError) -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let thread = Thread {
+                do { continuation.resume(returning: try work()) } catch {
+                    continuation.resume(throwing: APIError.server("scoring the prompt failed: \(error)"))
+                }
+            }
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
     }
 
     // MARK: /v1/chat/completions
@@ -143,7 +251,7 @@ struct Endpoints: Sendable {
 
     /// The body, refused with 413 past `maxBodyBytes` (by its Content-Length when it has one, before
     /// reading anything).
-    private func readBody(_ request: inout Request) async throws(APIError) -> Data {
+    func readBody(_ request: inout Request) async throws(APIError) -> Data {
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > maxBodyBytes {
             throw .bodyTooLarge(limit: maxBodyBytes)
         }

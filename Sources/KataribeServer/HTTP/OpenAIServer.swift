@@ -191,6 +191,16 @@ public final class OpenAIServer: Sendable {
         }
         router.post("/v1/completions") { request, _ in try await endpoints.completions(request) }
         router.post("/v1/chat/completions") { request, _ in try await endpoints.chatCompletions(request) }
+        let tokenizer = TokenizerEndpoints(model: model, maxBodyBytes: configuration.maxBodyBytes)
+        router.get("/tokenizer_info") { _, _ in tokenizer.info() }
+        router.post("/tokenize") { request, _ in
+            var request = request
+            return try await tokenizer.tokenize(endpoints.readBody(&request))
+        }
+        router.post("/detokenize") { request, _ in
+            var request = request
+            return try await tokenizer.detokenize(endpoints.readBody(&request))
+        }
         return router
     }
 }

@@ -75,9 +75,20 @@ struct CompletionChoice: Encodable, Sendable {
 /// The legacy completions log-probability lists (one entry per generated token).
 struct CompletionLogprobs: Encodable, Sendable {
     var tokens: [String]
-    var tokenLogprobs: [Double]
-    var topLogprobs: [[String: Double]]
+    /// nil (JSON null) for an echoed prompt's first token, which nothing predicts.
+    var tokenLogprobs: [Double?]
+    var topLogprobs: [[String: Double]?]
     var textOffset: [Int]
+
+    /// `echo: true`: the prompt's tokens (the first without a log-probability), then the generated
+    /// ones, with offsets into prompt + completion.
+    init(echo: EchoLogprobs) {
+        self.init(echo.prompt + echo.generated)
+        tokens.insert(echo.first.text, at: 0)
+        tokenLogprobs.insert(nil, at: 0)
+        topLogprobs.insert(nil, at: 0)
+        textOffset.insert(0, at: 0)
+    }
 
     enum CodingKeys: String, CodingKey {
         case tokens
