@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KataribeCompare
 import KataribeApp
 import KataribeSupport
 import KataribeTensor
@@ -91,6 +92,10 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Also write the summary table as Markdown to this file.", valueName: "file.md"))
     var markdown: String?
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Also write an HTML report to this file: the summary, and for a task each item's answer per model.", valueName: "file.html"))
+    var html: String?
+
     func validate() throws {
         guard !model.isEmpty else { throw ValidationError("give at least one --model") }
         guard (task == nil) != (perplexity == nil) else { throw ValidationError("give either --task FILE.jsonl or --perplexity FILE.txt") }
@@ -125,11 +130,12 @@ struct EvalCommand: AsyncParsableCommand {
             reports.append(report)
         }
         if !json { print(EvalOutput.table(reports), terminator: "") }
-        if let markdown {
+        for (path, text) in [(markdown, { EvalOutput.markdown(reports) }), (html, { EvalOutput.html(reports) })] {
+            guard let path else { continue }
             do {
-                try Data(EvalOutput.markdown(reports).utf8).write(to: URL(fileURLWithPath: markdown), options: .atomic)
+                try Data(text().utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
             } catch {
-                CLIOutput.fail("cannot write \(markdown): \(error.localizedDescription)")
+                CLIOutput.fail("cannot write \(path): \(error.localizedDescription)")
             }
         }
     }
@@ -247,6 +253,40 @@ enum EvalOutput {
             "| " + cells.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |\n"
         }
         return line(header) + line(header.map { _ in "---" }) + rows.map(line).joined()
+    }
+
+    /// The summary table and, for a task, one row per item with each model's answer (✓ right,
+    /// ✗ wrong), styled like compare's report.
+    static func html(_ reports: [EvalReport]) -> String {
+        let e = HTMLReport.escape
+        let (header, rows) = rows(reports)
+        func row(_ cells: [String], tag: String) -> String { "<tr>" + cells.map { "<\(tag)>\(e($0))</\(tag)>" }.joined() + "</tr>" }
+        var body = "<h1>kataribe eval</h1><div class=\"scroll\"><table><thead>\(row(header, tag: "th"))</thead><tbody>"
+            + rows.map { row($0, tag: "td") }.joined() + "</tbody></table></div>"
+        let tasks = reports.compactMap { report -> MultipleChoiceReport? in
+            if case .multipleChoice(let r) = report { return r }
+            return nil
+        }
+        if let first = tasks.first {
+            body += "<h2>Answers</h2><div class=\"scroll\"><table><thead><tr><th>id</th><th>label</th>"
+                + tasks.map { "<th>\(e($0.model))</th>" }.joined() + "</tr></thead><tbody>"
+            for (index, item) in first.items.enumerated() {
+                body += "<tr><td>\(e("\(item.id)"))</td><td class=\"num\">\(item.label)</td>"
+                for task in tasks where index < task.items.count {
+                    let result = task.items[index]
+                    body += "<td class=\"num\">\(result.pred) \(result.pred == result.label ? "✓" : "✗")</td>"
+                }
+                body += "</tr>"
+            }
+            body += "</tbody></table></div>"
+        }
+        return """
+        <!DOCTYPE html>
+        <html lang="ja"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>kataribe eval</title><style>\(HTMLReport.style)</style></head>
+        <body>\(body)</body></html>
+
+        """
     }
 
     private static func withError(_ value: Double, _ stderr: Double?) -> String {

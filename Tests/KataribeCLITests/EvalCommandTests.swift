@@ -49,7 +49,7 @@ struct EvalCommandTests {
         #expect(!result.stderr.contains("\u{1B}["))
     }
 
-    @Test("several models: one JSON line each; without --json a table; --markdown writes it too")
+    @Test("several models: one JSON line each; without --json a table; --markdown and --html write it too")
     func sideBySide() async throws {
         let markdown = try temporaryFile("table.md", "")
         defer { try? FileManager.default.removeItem(at: markdown.deletingLastPathComponent()) }
@@ -68,7 +68,9 @@ struct EvalCommandTests {
         }
         #expect(objects[0]["loglikelihood"] as? Double == objects[1]["loglikelihood"] as? Double)
 
-        let table = try await KataribeBinary.run(["eval"] + models + ["--task", task, "--limit", "3", "--markdown", markdown.path])
+        let html = markdown.deletingLastPathComponent().appendingPathComponent("report.html")
+        let table = try await KataribeBinary.run(["eval"] + models + ["--task", task, "--limit", "3", "--markdown", markdown.path,
+                                                                        "--html", html.path])
         #expect(table.status == 0, "\(table.stderr)")
         let lines = table.stdout.split(separator: "\n")
         #expect(lines.count == 3)
@@ -77,6 +79,10 @@ struct EvalCommandTests {
         let written = try String(contentsOf: markdown, encoding: .utf8)
         #expect(written.hasPrefix("| task | model | n | acc | acc_norm |\n| --- | --- | --- | --- | --- |\n"))
         #expect(written.split(separator: "\n").count == 4)
+        // The HTML report: the same summary, then each item's answer per model, escaped.
+        let page = try String(contentsOf: html, encoding: .utf8)
+        #expect(page.hasPrefix("<!DOCTYPE html>") && page.contains("<th>acc_norm</th>") && page.contains("<h2>Answers</h2>"))
+        #expect(page.components(separatedBy: "<tr><td>").count - 1 == 2 + 3)
     }
 
     @Test("a bad task file fails before loading with the file, the line and the reason")

@@ -124,7 +124,7 @@ public enum HTMLReport {
 
     static func fixed(_ value: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", value) }
 
-    static let style = """
+    public static let style = """
     body{font-family:system-ui,-apple-system,"Hiragino Sans","Noto Sans JP",sans-serif;margin:2rem;color:#1d1d1f;background:#fff;line-height:1.5}
     h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2.2rem;border-bottom:1px solid #ddd}
     .meta{color:#666;font-size:.85rem}
