@@ -41,7 +41,9 @@ final class ConcurrencyProbe: CompareBackend {
     let behavior: @Sendable (SampleRequest) -> Behavior
     private let state = Mutex(State())
 
-    init(limit: Int, gate: Int? = nil, waitingAtMost: Duration = .seconds(5),
+    /// `waitingAtMost` bounds every wait of a broken runner; it is generous because two cores running
+    /// the whole suite in parallel (CI) can take many seconds to start the next task.
+    init(limit: Int, gate: Int? = nil, waitingAtMost: Duration = .seconds(60),
          behavior: @escaping @Sendable (SampleRequest) -> Behavior = { _ in .succeed }) {
         self.limit = limit
         self.gate = gate ?? limit
@@ -250,7 +252,7 @@ struct ConcurrentRunnerTests {
         let store = try ResultsStore(directory: dir.url)
         let runner = CompareRunner(plan: plan, backend: probe, store: store, kataribeVersion: "t")
         let task = Task { try await runner.run() }
-        let deadline = ContinuousClock.now + .seconds(5)
+        let deadline = ContinuousClock.now + .seconds(60)
         while probe.inFlight < 3, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
         #expect(probe.inFlight == 3)
         task.cancel()
@@ -278,7 +280,7 @@ struct ConcurrentRunnerTests {
         let slow = FakeCompareBackend(tokensPerSample: 5, tokenDelay: .milliseconds(20), concurrentSamples: 3)
         let runner = CompareRunner(plan: plan, backend: slow, store: store, kataribeVersion: "t")
         let task = Task { try await runner.run() }
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(60)
         while stored(store).count < 2, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
         task.cancel()
         let result = try await task.value

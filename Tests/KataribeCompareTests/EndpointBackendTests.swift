@@ -178,7 +178,7 @@ struct EndpointBackendTests {
         #expect(session.maxConcurrentSamples == concurrency)
         await session.close()
 
-        server.holdReplies(untilWaiting: concurrency, timeout: .seconds(5))
+        server.holdReplies(untilWaiting: concurrency, timeout: .seconds(60))
         let store = try ResultsStore(directory: dir.url)
         let result = try await CompareRunner(plan: plan, backend: EndpointBackend(), store: store, kataribeVersion: "t").run()
         #expect(result.failures.isEmpty && result.finishedNow == 2 * concurrency)
