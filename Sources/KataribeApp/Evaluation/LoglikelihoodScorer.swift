@@ -98,3 +98,23 @@ public struct LoglikelihoodScorer: Sendable {
         }
     }
 }
+
+/// What both evaluators score with: one model's request encoder and log-likelihood scorer, and the
+/// special-token choice they were made with (reported beside the scores; the encoder applies it).
+public struct ScoringSetup: Sendable {
+    public let encoder: RequestEncoder
+    public let scorer: LoglikelihoodScorer
+    public let addSpecialTokens: Bool
+
+    public init(encoder: RequestEncoder, scorer: LoglikelihoodScorer, addSpecialTokens: Bool = false) {
+        self.encoder = encoder
+        self.scorer = scorer
+        self.addSpecialTokens = addSpecialTokens
+    }
+
+    /// `maxLength` nil: the model's context length.
+    public init(model: LoadedModel, addSpecialTokens: Bool = false, maxLength: Int? = nil) throws(EvaluationError) {
+        self.init(encoder: RequestEncoder(tokenizer: model.tokenizer, addSpecialTokens: addSpecialTokens),
+                  scorer: try LoglikelihoodScorer(model: model.model, maxLength: maxLength), addSpecialTokens: addSpecialTokens)
+    }
+}

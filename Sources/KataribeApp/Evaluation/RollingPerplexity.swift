@@ -88,19 +88,20 @@ public struct PerplexityReport: Codable, Sendable, Equatable {
 /// (`max_seq_len=self.max_length, context_len=1`), and the perplexity metrics of a
 /// `loglikelihood_rolling` task (`word_perplexity`, `byte_perplexity`, `bits_per_byte`).
 public struct PerplexityEvaluator: Sendable {
-    public let encoder: RequestEncoder
-    public let scorer: LoglikelihoodScorer
-    public let addSpecialTokens: Bool
+    public let setup: ScoringSetup
+    public var encoder: RequestEncoder { setup.encoder }
+    public var scorer: LoglikelihoodScorer { setup.scorer }
+    public var addSpecialTokens: Bool { setup.addSpecialTokens }
+
+    public init(setup: ScoringSetup) { self.setup = setup }
 
     public init(encoder: RequestEncoder, scorer: LoglikelihoodScorer, addSpecialTokens: Bool = false) {
-        self.encoder = encoder
-        self.scorer = scorer
-        self.addSpecialTokens = addSpecialTokens
+        self.init(setup: ScoringSetup(encoder: encoder, scorer: scorer, addSpecialTokens: addSpecialTokens))
     }
 
+    /// `maxLength` nil: the model's context length.
     public init(model: LoadedModel, addSpecialTokens: Bool = false, maxLength: Int? = nil) throws(EvaluationError) {
-        self.init(encoder: RequestEncoder(tokenizer: model.tokenizer, addSpecialTokens: addSpecialTokens),
-                  scorer: try LoglikelihoodScorer(model: model.model, maxLength: maxLength), addSpecialTokens: addSpecialTokens)
+        self.init(setup: try ScoringSetup(model: model, addSpecialTokens: addSpecialTokens, maxLength: maxLength))
     }
 
     /// The whole of `text` is one document (no split at blank lines); `file` names it in the report.
