@@ -118,3 +118,24 @@ public struct ScoringSetup: Sendable {
                   scorer: try LoglikelihoodScorer(model: model.model, maxLength: maxLength), addSpecialTokens: addSpecialTokens)
     }
 }
+
+/// An evaluator built on a `ScoringSetup`; the ways to make one and its parts are shared here.
+public protocol ScoringEvaluator: Sendable {
+    var setup: ScoringSetup { get }
+    init(setup: ScoringSetup)
+}
+
+extension ScoringEvaluator {
+    public var encoder: RequestEncoder { setup.encoder }
+    public var scorer: LoglikelihoodScorer { setup.scorer }
+    public var addSpecialTokens: Bool { setup.addSpecialTokens }
+
+    public init(encoder: RequestEncoder, scorer: LoglikelihoodScorer, addSpecialTokens: Bool = false) {
+        self.init(setup: ScoringSetup(encoder: encoder, scorer: scorer, addSpecialTokens: addSpecialTokens))
+    }
+
+    /// `maxLength` nil: the model's context length.
+    public init(model: LoadedModel, addSpecialTokens: Bool = false, maxLength: Int? = nil) throws(EvaluationError) {
+        self.init(setup: try ScoringSetup(model: model, addSpecialTokens: addSpecialTokens, maxLength: maxLength))
+    }
+}

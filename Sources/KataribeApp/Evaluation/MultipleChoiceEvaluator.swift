@@ -1,21 +1,9 @@
 /// Scores every choice of every item of a task with one model, as lm-eval scores a
 /// `multiple_choice` task: one loglikelihood request per choice, then `acc` and `acc_norm`.
-public struct MultipleChoiceEvaluator: Sendable {
+public struct MultipleChoiceEvaluator: ScoringEvaluator {
     public let setup: ScoringSetup
-    public var encoder: RequestEncoder { setup.encoder }
-    public var scorer: LoglikelihoodScorer { setup.scorer }
-    public var addSpecialTokens: Bool { setup.addSpecialTokens }
 
     public init(setup: ScoringSetup) { self.setup = setup }
-
-    public init(encoder: RequestEncoder, scorer: LoglikelihoodScorer, addSpecialTokens: Bool = false) {
-        self.init(setup: ScoringSetup(encoder: encoder, scorer: scorer, addSpecialTokens: addSpecialTokens))
-    }
-
-    /// `maxLength` nil: the model's context length.
-    public init(model: LoadedModel, addSpecialTokens: Bool = false, maxLength: Int? = nil) throws(EvaluationError) {
-        self.init(setup: try ScoringSetup(model: model, addSpecialTokens: addSpecialTokens, maxLength: maxLength))
-    }
 
     /// The item's requests in choice order, checked as the scorer will check them, so that a
     /// task with a bad item fails before any model time is spent.

@@ -87,22 +87,10 @@ public struct PerplexityReport: Codable, Sendable, Equatable {
 /// lm-eval's `loglikelihood_rolling` over one document with the `hf` model's settings
 /// (`max_seq_len=self.max_length, context_len=1`), and the perplexity metrics of a
 /// `loglikelihood_rolling` task (`word_perplexity`, `byte_perplexity`, `bits_per_byte`).
-public struct PerplexityEvaluator: Sendable {
+public struct PerplexityEvaluator: ScoringEvaluator {
     public let setup: ScoringSetup
-    public var encoder: RequestEncoder { setup.encoder }
-    public var scorer: LoglikelihoodScorer { setup.scorer }
-    public var addSpecialTokens: Bool { setup.addSpecialTokens }
 
     public init(setup: ScoringSetup) { self.setup = setup }
-
-    public init(encoder: RequestEncoder, scorer: LoglikelihoodScorer, addSpecialTokens: Bool = false) {
-        self.init(setup: ScoringSetup(encoder: encoder, scorer: scorer, addSpecialTokens: addSpecialTokens))
-    }
-
-    /// `maxLength` nil: the model's context length.
-    public init(model: LoadedModel, addSpecialTokens: Bool = false, maxLength: Int? = nil) throws(EvaluationError) {
-        self.init(setup: try ScoringSetup(model: model, addSpecialTokens: addSpecialTokens, maxLength: maxLength))
-    }
 
     /// The whole of `text` is one document (no split at blank lines); `file` names it in the report.
     /// `progress(done, total)` is called once before scoring starts and after each scored window.

@@ -116,7 +116,7 @@ struct Endpoints: Sendable {
                 throw error
             }
             var completed = false
-            defer { reservation.release(completed ? .completed : .cancelled) }
+            defer { reservation.release(completed ? .completed : Task.isCancelled ? .cancelled : .failed) }
             let summaries = try await withThrowingTaskGroup(of: (Int, GenerationSummary?).self) { group in
                 for (index, item) in prepared.enumerated() {
                     group.addTask {
