@@ -37,6 +37,11 @@ public struct WeightMatrix: Sendable {
     public let columns: Int
     public let format: WeightFormat
     let storage: Storage
+    /// Products round their inputs to bfloat16 first (exact products, float32 sums), as a
+    /// bfloat16 `nn.Linear` in transformers does: what `--dtype bf16` asks for. Prompts then run
+    /// through the AVX-512 BF16 GEMM where the CPU has it. Off, bfloat16 weights meet float32
+    /// activations (transformers' float32 math on bfloat16 checkpoints, the parity reference).
+    public var bfloat16Activations = false
 
     enum Storage: Sendable {
         case dense(RawTensor)
@@ -143,6 +148,16 @@ public struct WeightMatrix: Sendable {
         bias: UnsafePointer<Float>? = nil, parallelism: Parallelism
     ) {
         guard n > 0 else { return }
+        if bfloat16Activations, case .dense(let tensor) = storage, tensor.dtype == .bfloat16 {
+            if n > 1 && kc_gemm_bf16_available() != 0 {
+                return MatrixProducts.bfloat16GEMM(tensor, x, n, y, bias, parallelism)
+            }
+            return withBFloat16Rounded(x, count: n) { rounded in
+                var plain = self
+                plain.bfloat16Activations = false
+                plain.gemm(rounded, count: n, into: y, bias: bias, parallelism: parallelism)
+            }
+        }
         if n == 1 {
             switch storage {
             case .dense(let tensor): MatrixProducts.denseGEMV(tensor, x, y, bias, parallelism)
@@ -164,7 +179,20 @@ public struct WeightMatrix: Sendable {
     ) {
         guard n > 0 else { return }
         if n == 1 { return gemm(x, count: 1, into: y, bias: bias, parallelism: parallelism) }
+        if bfloat16Activations {
+            return withBFloat16Rounded(x, count: n) { rounded in
+                MatrixProducts.rowwiseGEMV(self, rounded, n, y, bias, parallelism)
+            }
+        }
         MatrixProducts.rowwiseGEMV(self, x, n, y, bias, parallelism)
+    }
+
+    /// `body` with a copy of x[n][columns] rounded to bfloat16 values (to nearest even).
+    private func withBFloat16Rounded(_ x: UnsafePointer<Float>, count n: Int, _ body: (UnsafePointer<Float>) -> Void) {
+        let rounded = UnsafeMutablePointer<Float>.allocate(capacity: n * columns)
+        defer { rounded.deallocate() }
+        kc_round_bf16(x, rounded, n * columns)
+        body(rounded)
     }
 
     /// The C description the GEMM widens rows from.

@@ -1,3 +1,4 @@
+import KataribeCKernels
 import Foundation
 import Testing
 import KataribeCheckpoint
@@ -46,8 +47,12 @@ struct QuantizedModelTests {
             #expect(model.linearWeightFormat == format && model.kvCacheFormat == .float16)
             let copy = try dequantizedCopy(of: model, config: modelDirectory(directory).appendingPathComponent("config.json"))
             let float = try ModelLoader.loadGPTNeoX(directory: copy, options: LoadOptions(parallelism: .serial, kvCacheFormat: .float16))
-            // Batched passes multiply in float32 on both sides.
-            #expect(maxAbsDifference(try model.logits(for: ids), try float.logits(for: ids)) < 1e-4, "\(directory) \(format)")
+            // Batched passes multiply in float32 on both sides, except on AVX-512 VNNI, where
+            // quantized prompts quantize activations like single tokens (checked below).
+            let int8Prompts = kc_isa() >= Int32(KC_ISA_AVX512)
+            if !int8Prompts {
+                #expect(maxAbsDifference(try model.logits(for: ids), try float.logits(for: ids)) < 1e-4, "\(directory) \(format)")
+            }
             // Single tokens also round activations to int8 (a scale per 32 values), about
             // bfloat16's precision: these tiny random models move by a few tenths of a logit
             // (bfloat16 weights alone move them by up to 0.06).
@@ -56,6 +61,13 @@ struct QuantizedModelTests {
             for id in ids { rows.append(try session.append([id])) }
             let difference = maxAbsDifference(rows, try float.logits(for: ids))
             #expect(difference < 0.4, "\(directory) \(format) single tokens: \(difference)")
+            if int8Prompts {
+                // The int8 prompt GEMM and the int8 GEMV quantize activations alike; float
+                // rounding differences upstream can move a value across a code boundary, which
+                // then moves logits by hundredths, not tenths.
+                let prompt = try model.logits(for: ids)
+                #expect(maxAbsDifference(prompt, rows) < 0.05, "\(directory) \(format) prompt vs single tokens")
+            }
         }
     }
 

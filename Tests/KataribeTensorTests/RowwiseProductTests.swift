@@ -12,6 +12,9 @@ struct RowwiseProductTests {
         let dense = try matrix(values, rows: rows, columns: columns, dtype: .float32)
         var out: [(String, WeightMatrix)] = [("f32", dense)]
         for dtype in [DType.float16, .bfloat16] { out.append(("\(dtype)", try matrix(values, rows: rows, columns: columns, dtype: dtype))) }
+        // Rows wider than 4096 columns take the four-row float16/bfloat16 kernels.
+        let wide = pseudoRandom(22 * 5000, seed: 4)
+        for dtype in [DType.float16, .bfloat16] { out.append(("wide \(dtype)", try matrix(wide, rows: 22, columns: 5000, dtype: dtype))) }
         for format in [WeightFormat.q8, .q4] { out.append(("\(format)", try dense.converted(to: format, parallelism: .serial))) }
         for type in GGMLMatrix.supportedTypes {
             let columns = type.blockSize == 32 ? 576 : 512

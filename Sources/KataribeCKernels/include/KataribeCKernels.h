@@ -145,6 +145,46 @@ void kc_weights_row(const kc_weights *w, long r, long k0, long count, float *out
 void kc_gemm_rows(const kc_weights *w, long r0, long r1, const float *xp, long n,
                   float *y, long ldy, const float *bias, float *scratch);
 
+// MARK: Int8 GEMM for Q8/Q4 weights (prompts on AVX-512 VNNI)
+//
+// Tokens quantized as for the int8 GEMV (kc_quantize_activations), packed in groups of 16: codes
+// + 128 as [group][k / 4][16 tokens][4], and T·t per token and block as [group][block][16].
+
+typedef struct {
+    const uint8_t *codes;
+    const float *scales;
+    long n;        // tokens
+    long padded;   // kc_padded_cols(cols)
+} kc_gemm_qx;
+
+/// Bytes of the packed tokens, and of the scratch kc_gemm_pack_qx needs, for n tokens of `cols`.
+size_t kc_gemm_qx_bytes(long n, long cols);
+size_t kc_gemm_qx_scratch_bytes(long cols);
+/// Quantizes and packs x[n][cols] into `buffer` (kc_gemm_qx_bytes, 64-byte aligned) and fills `out`.
+void kc_gemm_pack_qx(const float *x, long n, long cols, void *buffer, kc_gemm_qx *out, void *scratch);
+/// Y[t][r] (ldy apart) for t < x->n and r in [r0, r1) with w a KC_W_Q8 or KC_W_Q4 matrix.
+/// `scratch` holds 4 · 16 · ceil(n / 16) floats. AVX-512 VNNI and portable versions give the same
+/// bits; a token's result does not depend on the other tokens.
+void kc_gemm_q_rows(const kc_weights *w, long r0, long r1, const kc_gemm_qx *x, float *y, long ldy,
+                    const float *bias, float *scratch);
+
+// MARK: bfloat16 GEMM with bfloat16 activations (AVX-512 BF16)
+//
+// For models run in bfloat16 (`--dtype bf16`): inputs rounded to bfloat16, exact products, float32
+// sums, like a bfloat16 nn.Linear. Tokens packed in groups of 16 as [group][k / 2][16][2].
+
+/// 1 when the CPU has AVX-512 BF16 (and the AVX-512 level is not capped).
+int kc_gemm_bf16_available(void);
+/// uint16 elements kc_gemm_pack_bx writes for n tokens of `cols`.
+size_t kc_gemm_bx_count(long n, long cols);
+void kc_gemm_pack_bx(const float *x, long n, long cols, uint16_t *out);
+/// out[i] = x[i] rounded to the nearest bfloat16 (ties to even), as a float.
+void kc_round_bf16(const float *x, float *out, long n);
+/// Y[t][r] (ldy apart) for t < n and r in [r0, r1) from bfloat16 rows w[rows][cols]; `scratch`
+/// holds 8 · 16 · ceil(n / 16) floats.
+void kc_gemm_bf16_rows(const uint16_t *w, long cols, long r0, long r1, const uint16_t *xp, long n,
+                       float *y, long ldy, const float *bias, float *scratch);
+
 // MARK: GGML block formats
 //
 // Weights as GGUF files store them, multiplied without converting. Types use ggml's numbering

@@ -79,8 +79,16 @@ struct WeightTaker {
         return tensor
     }
 
-    /// A matrix as stored, or converted to `format` when `convert` (the default) is set.
+    /// A matrix as stored, or converted to `format` when `convert` (the default) is set. A
+    /// requested bfloat16 also runs its products with bfloat16 inputs (see
+    /// `WeightMatrix.bfloat16Activations`).
     mutating func matrix(_ name: String, _ shape: [Int], convert: Bool = true) throws(ModelError) -> WeightMatrix {
+        var matrix = try storedOrConverted(name, shape, convert: convert)
+        if convert, format == .bfloat16, matrix.format == .bfloat16 { matrix.bfloat16Activations = true }
+        return matrix
+    }
+
+    private mutating func storedOrConverted(_ name: String, _ shape: [Int], convert: Bool) throws(ModelError) -> WeightMatrix {
         if let stored = ggml[name] {
             guard [stored.rows, stored.columns] == shape else {
                 throw .shapeMismatch(file: location, name: name, expected: shape, actual: [stored.rows, stored.columns])
