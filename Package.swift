@@ -1,16 +1,26 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-// Hot kernels are the reason for -Ounchecked: bounds checks inside the inner loops of matmuls
-// cost more than the rest of the forward pass. Debug builds keep every check.
-let fastRelease: [SwiftSetting] = [
-    .unsafeFlags(["-Ounchecked", "-wmo", "-target-cpu", "native"], .when(configuration: .release)),
+// Builds of this checkout (README, CI, benchmarks) add optimisation flags that SwiftPM calls
+// unsafe; a package that depends on Kataribe by version builds it from `.build/checkouts/…`, where
+// SwiftPM refuses unsafe flags, so there it gets none (plain `-c release` optimisation: see
+// docs/benchmarks.md for what the flags are worth).
+let builtAsDependency = Context.packageDirectory.split(separator: "/").contains("checkouts")
+// KATARIBE_NATIVE_CPU=1 also compiles the Swift code for this machine's CPU (`-target-cpu native`):
+// a binary that may not run on another CPU, for 2-4% (docs/benchmarks.md, "Build flags"). The C kernels pick
+// their instruction set at run time either way.
+let nativeCPU = Context.environment["KATARIBE_NATIVE_CPU"] == "1"
+
+// Hot loops are the reason for -Ounchecked: bounds checks inside the inner loops of norms,
+// rotary and attention cost more than they protect there. Debug builds keep every check.
+let fastRelease: [SwiftSetting] = builtAsDependency ? [] : [
+    .unsafeFlags(["-Ounchecked"] + (nativeCPU ? ["-target-cpu", "native"] : []), .when(configuration: .release)),
 ]
 
-// The C kernels are built for any x86-64 (or other) CPU and pick AVX2 paths at run time, so no
-// -march flags here; only the optimisation level (debug builds too: unoptimised intrinsics make
-// the model tests minutes slower).
-let fastC: [CSetting] = [
+// The C kernels are built for any x86-64 (or other) CPU and pick AVX2/AVX-512 paths at run time,
+// so no -march flags here; only the optimisation level (debug builds too: unoptimised intrinsics
+// make the model tests minutes slower).
+let fastC: [CSetting] = builtAsDependency ? [] : [
     .unsafeFlags(["-O3", "-fno-math-errno"], .when(configuration: .release)),
     .unsafeFlags(["-O2"], .when(configuration: .debug)),
 ]
@@ -21,6 +31,16 @@ let package = Package(
     products: [
         .executable(name: "kataribe", targets: ["KataribeCLI"]),
         .executable(name: "kataribe-fuzz", targets: ["KataribeFuzz"]),
+        // One library per layer, so a dependent builds only what it uses:
+        // tokenizers alone (no SwiftNIO, Hummingbird or Yams) …
+        .library(name: "KataribeTokenizers", targets: ["KataribeSupport", "KataribeTokenizers"]),
+        // … models, tokenizers, chat templates and transformers-style generation, still without
+        // any networking or server package …
+        .library(name: "KataribeGeneration", targets: [
+            "KataribeSupport", "KataribeTensor", "KataribeCheckpoint", "KataribeModels", "KataribeTokenizers",
+            "KataribeTemplates", "KataribeGeneration",
+        ]),
+        // … and everything: model names and the hub, comparisons and reports, the OpenAI server.
         .library(name: "Kataribe", targets: [
             "KataribeSupport", "KataribeTensor", "KataribeCheckpoint", "KataribeModels",
             "KataribeTokenizers", "KataribeTemplates", "KataribeGeneration", "KataribeHub", "KataribeApp", "KataribeCompare",
@@ -36,6 +56,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // Intrinsics Swift cannot emit (int8 dot products, GEMM micro-kernel, vector exp/erf) and
@@ -64,6 +85,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: fastRelease
         ),

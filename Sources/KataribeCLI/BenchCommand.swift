@@ -35,8 +35,10 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Worker threads (default: one per core).")
     var threads: Int?
 
-    @Option(name: .long, help: "Context length for the long-context generation figure (0 skips it).")
-    var context = 1024
+    // Optional so that only a context asked for is held to the model's limit: the default is cut to
+    // what a small model has, as it always was.
+    @Option(name: .long, help: "Context length for the long-context generation figure (default 1024, at most the model's; 0 skips it).")
+    var context: Int?
 
     @Option(name: .customLong("kv-cache"), help: "KV cache element type: f32 or f16 (default: f32 for float weights, f16 for q8/q4).")
     var kvCache: String?
@@ -64,13 +66,15 @@ struct BenchCommand: AsyncParsableCommand {
         if let kvCache, KVCacheFormat(rawValue: kvCache) == nil { throw ValidationError("--kv-cache must be f32 or f16") }
         guard promptTokens >= 1 else { throw ValidationError("--prompt-tokens must be at least 1") }
         guard genTokens >= 1 else { throw ValidationError("--gen-tokens must be at least 1") }
-        guard context >= 0 else { throw ValidationError("--context must be 0 or more") }
+        if let context, context < 0 { throw ValidationError("--context must be 0 or more") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if let batchTokens, batchTokens < 1 { throw ValidationError("--batch-tokens must be at least 1") }
         if let batch, Self.batchSizes(batch) == nil {
             throw ValidationError("--batch must be a number of sequences or a comma-separated list of them, each 1 to 256 (e.g. 1,2,4,8,16)")
         }
     }
+
+    static let defaultContext = 1024
 
     static func batchSizes(_ text: String) -> [Int]? {
         let sizes = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
@@ -80,7 +84,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         let folder = await location.locate()
-        let progress = BenchProgress(enabled: !json && isatty(STDERR_FILENO) != 0)
+        let progress = BenchProgress(enabled: !json && Terminal.stderrTakesEscapes)
         var options = LoadOptions(parallelism: threads.map { Parallelism(threadCount: $0) } ?? .automatic)
         options.weightFormat = dtype.flatMap(WeightFormat.init(dtypeName:))
         options.kvCacheFormat = kvCache.flatMap { KVCacheFormat(rawValue: $0) }
@@ -91,11 +95,11 @@ struct BenchCommand: AsyncParsableCommand {
         let report: BenchReport
         do {
             report = try BenchReport.measure(directory: folder, options: options, promptTokens: promptTokens,
-                                             genTokens: genTokens, context: context, batches: batch.flatMap(Self.batchSizes) ?? [],
-                                             seed: seed, progress: progress)
+                                             genTokens: genTokens, context: context ?? Self.defaultContext, contextIsExplicit: context != nil,
+                                             batches: batch.flatMap(Self.batchSizes) ?? [], seed: seed, progress: progress)
         } catch {
             progress.clear()
-            CLIOutput.fail(error.description)
+            CLIOutput.fail("\(error)")
         }
         progress.clear()
         if json { CLIOutput.printJSON(report) } else { report.printTable() }
@@ -110,6 +114,8 @@ struct BenchReport: Encodable {
     var weightSource: String
     var threads: Int
     var instructionSet: String
+    /// Whether bfloat16 prompts run on AVX-512 BF16.
+    var bf16Products: Bool
     var promptTokens: Int
     var genTokens: Int
     var context: Int
@@ -144,7 +150,7 @@ struct BenchReport: Encodable {
     enum CodingKeys: String, CodingKey {
         case model, threads, context, batches
         case weightFormat = "weight_format", kvCache = "kv_cache", weightSource = "weight_source"
-        case instructionSet = "instruction_set", promptTokens = "prompt_tokens", genTokens = "gen_tokens"
+        case instructionSet = "instruction_set", bf16Products = "bf16_products", promptTokens = "prompt_tokens", genTokens = "gen_tokens"
         case loadSeconds = "load_seconds", promptTokensPerSecond = "prompt_tokens_per_second"
         case generationTokensPerSecond = "generation_tokens_per_second"
         case longContextTokensPerSecond = "long_context_tokens_per_second", longContextRatio = "long_context_ratio"
@@ -158,10 +164,12 @@ struct BenchReport: Encodable {
         return ggml.count > 1 ? ggml.joined(separator: "+") : model.linearWeightFormat.rawValue
     }
 
+    /// `contextIsExplicit`: `context` was asked for, so a model too small for it is an error; the
+    /// default is cut to what the model has.
     static func measure(
-        directory: URL, options: LoadOptions, promptTokens: Int, genTokens: Int, context: Int, batches: [Int], seed: UInt64,
-        progress: BenchProgress
-    ) throws(ModelError) -> BenchReport {
+        directory: URL, options: LoadOptions, promptTokens: Int, genTokens: Int, context: Int, contextIsExplicit: Bool,
+        batches: [Int], seed: UInt64, progress: BenchProgress
+    ) throws -> BenchReport {
         progress.show("loading \(directory.lastPathComponent)")
         let start = Date()
         let model = try ModelLoader.load(directory: directory, options: options)
@@ -169,7 +177,12 @@ struct BenchReport: Encodable {
         var random = SplitMix(seed: seed)
         func ids(_ count: Int) -> [Int] { (0..<count).map { _ in Int(random.next() % UInt64(model.vocabularySize)) } }
         let limit = model.contextLength
-        guard promptTokens + genTokens <= limit else { throw .contextOverflow(needed: promptTokens + genTokens, limit: limit) }
+        guard promptTokens + genTokens <= limit else {
+            throw ModelError.contextOverflow(needed: promptTokens + genTokens, limit: limit)
+        }
+        if contextIsExplicit, context > 0, context + genTokens > limit {
+            throw BenchError.contextTooLong(context: context, genTokens: genTokens, limit: limit)
+        }
 
         // Warm-up: pages in memory-mapped weights and starts the worker threads.
         progress.show("warming up")
@@ -225,7 +238,7 @@ struct BenchReport: Encodable {
         return BenchReport(
             model: directory.path, weightFormat: Self.formatName(model), kvCache: model.kvCacheFormat.rawValue,
             weightSource: model.weightSource.description, threads: model.parallelism.threadCount,
-            instructionSet: KernelInfo.instructionSet, promptTokens: promptTokens, genTokens: genTokens, context: context,
+            instructionSet: KernelInfo.instructionSet, bf16Products: KernelInfo.hasBFloat16Products, promptTokens: promptTokens, genTokens: genTokens, context: context,
             loadSeconds: loadSeconds, promptTokensPerSecond: Double(promptTokens) / promptSeconds,
             generationTokensPerSecond: generation, longContextTokensPerSecond: longContext,
             longContextRatio: longContext.map { $0 / generation }, batches: figures.isEmpty ? nil : figures,
@@ -251,7 +264,7 @@ struct BenchReport: Encodable {
         model            \(model)
         weights          \(weightFormat) (\(weightSource)), \(CLIOutput.bytes(weightMemoryBytes))
         kv cache         \(kvCache)
-        threads          \(threads) (\(instructionSet) kernels)
+        threads          \(threads) (\(instructionSet)\(bf16Products ? " + bf16" : "") kernels)
         load             \(String(format: "%.3f s", loadSeconds))
         prompt           \(rate(promptTokensPerSecond)) (\(promptTokens) tokens)
         generation       \(rate(generationTokensPerSecond)) (\(genTokens) tokens after the prompt)
@@ -271,7 +284,21 @@ struct BenchReport: Encodable {
     }
 }
 
-/// A one-line status on stderr, rewritten in place (only on a terminal).
+enum BenchError: Error, CustomStringConvertible {
+    /// The long-context figure needs `context + genTokens` positions and the model has fewer.
+    case contextTooLong(context: Int, genTokens: Int, limit: Int)
+
+    var description: String {
+        switch self {
+        case let .contextTooLong(context, genTokens, limit):
+            return "--context \(context) plus --gen-tokens \(genTokens) needs \(context + genTokens) positions, but the model's "
+                + "maximum context is \(limit) tokens; give --context \(max(0, limit - genTokens)) or less (0 skips the figure)"
+        }
+    }
+}
+
+/// A one-line status on stderr, rewritten in place (only where stderr takes escape codes,
+/// `Terminal.stderrTakesEscapes`).
 final class BenchProgress {
     let enabled: Bool
     init(enabled: Bool) { self.enabled = enabled }

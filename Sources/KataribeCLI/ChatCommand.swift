@@ -13,8 +13,13 @@ struct ChatCommand: AsyncParsableCommand {
         Reads one message per line from stdin and streams each reply. The whole conversation is the \
         prompt of the next reply; when it no longer fits the context, the oldest exchanges are dropped.
 
-        Commands: /reset forgets the conversation, /help lists the commands, /exit (or Ctrl-D) quits. \
-        On a terminal, Ctrl-C stops a reply in progress.
+        Commands: /system <text> sets the system prompt, /reset forgets the conversation, /help lists \
+        the commands, /exit (or Ctrl-D) quits. On a terminal, Ctrl-C stops a reply in progress.
+
+        On a terminal the line can be edited: Left/Right, Home/End (Ctrl-A/Ctrl-E), Backspace/Delete, \
+        Ctrl-U and Ctrl-K delete to the start and the end, Ctrl-W the word before the cursor, Ctrl-C \
+        clears the line, Up/Down go through the lines entered before. They are kept in \
+        ~/.kataribe_history (KATARIBE_HISTORY_FILE names another file; set to nothing, none is written).
 
         Also works with stdin that is not a terminal (no prompt, one reply per line), e.g. \
         printf 'こんにちは\\n日本の首都は？\\n' | kataribe chat --model demo-rinna-sft
@@ -40,9 +45,10 @@ struct ChatCommand: AsyncParsableCommand {
     var paceMilliseconds: Int?
 
     static let helpText = """
-        /reset  forget the conversation so far
-        /help   show this help
-        /exit   quit (also /quit or Ctrl-D)
+        /system <text>  set the system prompt (kept by /reset; /system alone shows it)
+        /reset          forget the conversation so far
+        /help           show this help
+        /exit           quit (also /quit or Ctrl-D)
 
         """
 
@@ -57,16 +63,34 @@ struct ChatCommand: AsyncParsableCommand {
         if interactive {
             Terminal.out("Chatting with \(loaded.name). /help for commands, /exit or Ctrl-D to quit.\n")
         }
-        let start = Conversation(system.map { [ChatTurn(.system, $0)] } ?? [])
+        var start = Conversation(system.map { [ChatTurn(.system, $0)] } ?? [])
         var conversation = start
+        // Line editing and history at a terminal; plain lines from anything else.
+        let lineReader = interactive && TerminalLineReader.isUsable ? TerminalLineReader(historyFile: .fromEnvironment()) : nil
         while true {
-            if interactive { Terminal.out("> ") }
-            guard let line = readLine(strippingNewline: true) else {
+            let read: String?
+            if let lineReader {
+                read = lineReader.readLine(prompt: "> ")
+            } else {
+                if interactive { Terminal.out("> ") }
+                read = readLine(strippingNewline: true)
+            }
+            guard let line = read else {
                 if interactive { Terminal.out("\n") }
                 return
             }
             let message = line.trimmingCharacters(in: .whitespaces)
             if message.isEmpty { continue }
+            if let text = Self.systemCommandText(message) {
+                if text.isEmpty {
+                    Terminal.out(Self.systemPrompt(of: conversation).map { "(system prompt: \($0))\n" } ?? "(no system prompt)\n")
+                } else {
+                    start = Self.settingSystemPrompt(text, in: start)
+                    conversation = Self.settingSystemPrompt(text, in: conversation)
+                    Terminal.out(Self.systemPromptNote(format: loaded.preset.promptFormat))
+                }
+                continue
+            }
             switch message {
             case "/exit", "/quit":
                 return
@@ -92,7 +116,7 @@ struct ChatCommand: AsyncParsableCommand {
                                             options: GenerationOptions(contextOverflow: .truncateLeft,
                                                                         tokenPacing: paceMilliseconds.map { .milliseconds($0) }))
             } catch {
-                Terminal.err("error: \(error.description)\n")
+                CLIOutput.error(Self.message(for: error))
                 continue
             }
             interrupts.streaming(stream)
@@ -107,7 +131,8 @@ struct ChatCommand: AsyncParsableCommand {
                     }
                 }
             } catch {
-                Terminal.err("\nerror: \(error)\n")
+                Terminal.err("\n")
+                CLIOutput.error("\(error)")
             }
             Terminal.out("\n")
             guard let reply else { continue }
@@ -124,9 +149,44 @@ struct ChatCommand: AsyncParsableCommand {
             }
         }
     }
+
+    /// The text of a `/system` command (empty for `/system` alone); nil for any other line.
+    static func systemCommandText(_ message: String) -> String? {
+        guard message == "/system" || message.hasPrefix("/system ") else { return nil }
+        return message.dropFirst("/system".count).trimmingCharacters(in: .whitespaces)
+    }
+
+    /// `conversation` with `text` as its system prompt: it replaces the leading system turns, as
+    /// chat templates take the system message only at the start. The exchanges so far stay.
+    static func settingSystemPrompt(_ text: String, in conversation: Conversation) -> Conversation {
+        Conversation([ChatTurn(.system, text)] + conversation.turns.drop { $0.role == .system })
+    }
+
+    static func systemPrompt(of conversation: Conversation) -> String? {
+        let leading = conversation.turns.prefix { $0.role == .system }.map(\.text)
+        return leading.isEmpty ? nil : leading.joined(separator: "\n")
+    }
+
+    /// What `/system <text>` answers: where the text goes when the format has no system role.
+    static func systemPromptNote(format: PromptFormat) -> String {
+        guard !format.hasSystemRole else { return "(system prompt set)\n" }
+        let which = format.name == PromptFormat.modelTemplate.name ? "this model's chat template" : "the \(format.name) prompt format"
+        return "(system prompt set; \(which) has no system role, so the text is sent in front of the first user message)\n"
+    }
+
+    /// Why a message gets no reply. The oldest exchanges (then the oldest tokens) are already dropped
+    /// to fit, so a prompt too long means max_new_tokens alone fills the context: generate's advice
+    /// (--truncate, a shorter prompt) does not apply here.
+    static func message(for error: TextGenerationError) -> String {
+        guard case let .promptTooLong(_, maxNewTokens, contextLength) = error else { return error.description }
+        return "max_new_tokens is \(maxNewTokens), but the model's context length is \(contextLength), which leaves no room "
+            + "for the conversation; start the chat again with --max-new-tokens below \(contextLength)"
+    }
 }
 
-/// On a terminal, Ctrl-C stops the reply being generated; between replies it quits as usual.
+/// On a terminal, Ctrl-C stops the reply being generated; between replies it quits as usual. (While
+/// `TerminalLineReader` reads a line the terminal is raw and Ctrl-C is a key that clears the line;
+/// a SIGINT sent from elsewhere still quits, and the exit hook puts the terminal back.)
 /// A reply begins when its message is read, not when its first token streams: Ctrl-C right after Enter
 /// (while the prompt is still being tokenized) must stop that reply, not quit the chat.
 final class ReplyInterrupter {

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Dispatch
 import Foundation
-import KataribeSupport
 import KataribeCompare
 import KataribeGeneration
 
@@ -133,8 +132,9 @@ struct CompareCommand: AsyncParsableCommand {
         }
     }
 
+    /// Input and output problems exit with 2, apart from 1 for samples that failed to generate.
     static func fail(_ error: any Error) -> ExitCode {
-        FileHandle.standardError.write(Data("kataribe compare: \(UntrustedText.message("\(error)"))\n".utf8))
+        CLIOutput.error("\(error)")
         return ExitCode(2)
     }
 
@@ -149,7 +149,7 @@ struct CompareCommand: AsyncParsableCommand {
 
         let directory = URL(fileURLWithPath: output ?? "kataribe-results/\(suite.name)")
         let store = try ResultsStore(directory: directory)
-        let progress = CompareProgress(terminal: isatty(STDERR_FILENO) == 1)
+        let progress = CompareProgress(terminal: Terminal.stderrTakesEscapes)
         for note in store.recoveryNotes { progress.note(note) }
         try CompareOutput.writePlan(plan, to: directory)
 

@@ -1,8 +1,8 @@
 import Foundation
 import KataribeCompare
 
-/// Progress of `kataribe compare` on stderr: a bar redrawn in place on a terminal (samples done,
-/// tokens/s, ETA, samples in flight), plain lines otherwise.
+/// Progress of `kataribe compare` on stderr: a bar redrawn in place on a terminal that takes escape
+/// codes (`Terminal.stderrTakesEscapes`; samples done, tokens/s, ETA, samples in flight), plain lines otherwise.
 final class CompareProgress: @unchecked Sendable {  // state guarded by `lock`
     /// A sample started and not yet finished; several run at once when a model batches them.
     private struct RunningSample {

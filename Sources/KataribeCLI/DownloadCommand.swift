@@ -48,14 +48,13 @@ struct DownloadCommand: AsyncParsableCommand {
         } catch {
             CLIOutput.fail("\(error)")
         }
-        let renderer = ProgressRenderer(terminal: isatty(STDERR_FILENO) == 1)
+        let renderer = ProgressRenderer(terminal: Terminal.stderrTakesEscapes)
         let snapshot: Snapshot
         do {
             snapshot = try await resolver.hub.download(repo: repo, revision: revision) { renderer.render($0) }
         } catch {
-            // End the bar's line; ArgumentParser then prints the HubError's description.
-            renderer.finish()
-            throw error
+            renderer.finish()  // ends the bar's line before the message
+            CLIOutput.fail("\(error)")
         }
         renderer.finish()
         if json {
@@ -73,6 +72,11 @@ struct DownloadCommand: AsyncParsableCommand {
 private struct BuiltInResult: Encodable {
     let builtIn: Bool
     let path: String
+
+    enum CodingKeys: String, CodingKey {
+        case path
+        case builtIn = "built_in"
+    }
 }
 
 private struct DownloadResult: Encodable {
@@ -82,10 +86,9 @@ private struct DownloadResult: Encodable {
     let path: String
     let downloadedFiles: [String]
     let downloadedBytes: Int64
-}
 
-func jsonText<T: Encodable>(_ value: T) throws -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    return String(decoding: try encoder.encode(value), as: UTF8.self)
+    enum CodingKeys: String, CodingKey {
+        case repo, revision, commit, path
+        case downloadedFiles = "downloaded_files", downloadedBytes = "downloaded_bytes"
+    }
 }

@@ -121,7 +121,7 @@ struct EvalCommand: AsyncParsableCommand {
             CLIOutput.fail(error.description)
         }
 
-        let progress = EvalProgress(terminal: isatty(STDERR_FILENO) == 1)
+        let progress = EvalProgress(terminal: Terminal.stderrTakesEscapes)
         var reports: [EvalReport] = []
         for name in model {
             // One model at a time: each is released (its weights unmapped) when `evaluate` returns, before the next loads.
@@ -164,7 +164,7 @@ struct EvalCommand: AsyncParsableCommand {
         let weightFormat = dtype.flatMap(WeightFormat.init(dtypeName:))
         let options = ModelLoadOptions(threads: threads, preset: preset, revision: revision, offline: offline ? true : nil,
                                        weightFormat: weightFormat, quantizedCache: weightFormat?.standardQuantizedCache)
-        let renderer = ProgressRenderer(terminal: isatty(STDERR_FILENO) == 1)
+        let renderer = ProgressRenderer(terminal: Terminal.stderrTakesEscapes)
         do {
             let loaded = try await LoadedModel.load(name, options: options) { renderer.render($0) }
             renderer.finish()
@@ -300,7 +300,7 @@ enum EvalOutput {
 }
 
 /// Scoring progress on stderr: a bar redrawn in place (requests or windows done, rate, ETA, model),
-/// drawn only on a terminal so logs and pipes stay clean.
+/// drawn only where stderr takes escape codes (`Terminal.stderrTakesEscapes`) so logs and pipes stay clean.
 final class EvalProgress: @unchecked Sendable {  // state guarded by `lock`
     private struct State {
         var model = ""

@@ -17,6 +17,21 @@ struct Kataribe: AsyncParsableCommand {
             EvalCommand.self,
         ]
     )
+
+    /// ArgumentParser's `main`, except that failures are reported in the CLI's one style
+    /// (`error: <message>` on stderr, `CLIOutput.exit(reporting:)`) instead of its "Error: ".
+    static func main() async {
+        do {
+            var command = try await asyncParseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            CLIOutput.exit(reporting: error)
+        }
+    }
 }
 
 enum KataribeVersion {

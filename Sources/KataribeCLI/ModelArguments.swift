@@ -40,7 +40,7 @@ struct ModelArguments: ParsableArguments {
 
     @Option(name: .long, help: ArgumentHelp(
         "Weight format: f32, f16, bf16, q8, q4 (default: as stored).",
-        discussion: "q8 and q4 quantize at the first load and save the result under ~/.cache/kataribe/quantized ($KATARIBE_QUANTIZED_CACHE), so later loads map it directly."))
+        discussion: "q8 and q4 quantize at the first load and save the result under ~/.cache/kataribe/quantized ($KATARIBE_QUANTIZED_CACHE), so later loads map it directly. bf16 also rounds the inputs of every matrix product to bfloat16, as transformers' bfloat16 Linear layers do (AVX-512 BF16 prompts where the CPU has it); without --dtype, bfloat16 checkpoints multiply float32 activations."))
     var dtype: String?
 
     func validate() throws {
@@ -64,7 +64,7 @@ struct ModelArguments: ParsableArguments {
 
     /// Resolves and loads the model (download progress on stderr); exits with the error otherwise.
     func load(format: PromptFormat? = nil) async -> LoadedModel {
-        let renderer = ProgressRenderer(terminal: isatty(STDERR_FILENO) == 1)
+        let renderer = ProgressRenderer(terminal: Terminal.stderrTakesEscapes)
         do {
             let loaded = try await LoadedModel.load(model, options: options(format: format)) { renderer.render($0) }
             renderer.finish()
@@ -111,7 +111,7 @@ enum ModelNames {
 
     /// The folder `name` stands for (`ModelResolver`; download progress on stderr); exits with the error otherwise.
     static func locate(_ name: String, revision: String?, offline: Bool) async -> URL {
-        let renderer = ProgressRenderer(terminal: isatty(STDERR_FILENO) == 1)
+        let renderer = ProgressRenderer(terminal: Terminal.stderrTakesEscapes)
         do {
             let located = try await ModelResolver().locate(name, revision: revision, offline: offline ? true : nil) { renderer.render($0) }
             renderer.finish()
@@ -142,7 +142,7 @@ struct SamplingArguments: ParsableArguments {
     @Flag(exclusivity: .exclusive, help: "Sampling or greedy decoding (default: the preset's; open-calm and rinna cards sample).")
     var decoding: DecodingChoice?
 
-    @Option(name: .long, help: "Softmax temperature when sampling (default: preset, e.g. 0.7; transformers' default 1.0).")
+    @Option(name: .long, help: "Softmax temperature when sampling; 0 picks the most likely token (default: preset, e.g. 0.7; transformers' default 1.0).")
     var temperature: Double?
 
     @Option(name: .long, help: "Keep only the K most likely tokens when sampling; 0 disables (transformers' default 50).")
@@ -175,6 +175,22 @@ struct SamplingArguments: ParsableArguments {
     @Option(name: .long, help: "Seed of the sampler; the same seed gives the same text (default: random, reported on stderr).")
     var seed: UInt64?
 
+    /// The shared rules (`GenerationParameterRules`) before any model loads, in the flags' names.
+    func validate() throws {
+        do {
+            try parameters().validate()
+        } catch {
+            throw ValidationError(Self.flagMessage(error))
+        }
+    }
+
+    /// "--top-p must be between 0 and 1 (got 1.5)" for what the rules call top_p.
+    static func flagMessage(_ error: GenerationParameterError) -> String {
+        guard case let .invalid(name, value, reason) = error else { return error.description }
+        let flag = name == "stop_strings" ? "--stop" : "--" + name.replacingOccurrences(of: "_", with: "-")
+        return "\(flag) \(reason) (got \(value))"
+    }
+
     /// Everything given on the command line; unset fields fall through to the model's defaults.
     func parameters(samples: Int? = nil) -> GenerationParameters {
         GenerationParameters(
@@ -183,20 +199,6 @@ struct SamplingArguments: ParsableArguments {
             minNewTokens: minNewTokens, maxNewTokens: maxNewTokens, stopStrings: stop.isEmpty ? nil : stop,
             numReturnSequences: samples, seed: seed, stopStringHandling: stripStop ? .strip : nil)
     }
-}
-
-/// Unbuffered writes, so streamed text appears chunk by chunk (every chunk is whole UTF-8).
-enum Terminal {
-    static func out(_ text: String) {
-        guard !text.isEmpty else { return }
-        FileHandle.standardOutput.write(Data(text.utf8))
-    }
-
-    static func err(_ text: String) {
-        FileHandle.standardError.write(Data(text.utf8))
-    }
-
-    static var stdinIsTerminal: Bool { isatty(STDIN_FILENO) == 1 }
 }
 
 extension GenerationTiming {

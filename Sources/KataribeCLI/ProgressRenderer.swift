@@ -1,8 +1,9 @@
 import Foundation
 import KataribeHub
 
-/// Draws download progress on stderr: a bar redrawn in place on a terminal, plain lines (every 10 % or
-/// 10 s) otherwise, so logs of non-interactive runs stay readable.
+/// Draws download progress on stderr: a bar redrawn in place on a terminal that takes escape codes
+/// (`Terminal.stderrTakesEscapes`), plain lines (every 10 % or 10 s) otherwise, so logs of
+/// non-interactive runs stay readable.
 final class ProgressRenderer: @unchecked Sendable {  // state guarded by `lock`
     private struct State {
         var lastLine: ContinuousClock.Instant?
@@ -20,7 +21,7 @@ final class ProgressRenderer: @unchecked Sendable {  // state guarded by `lock`
         let percent = Int(progress.fractionCompleted * 100)
         let counts = "\(ByteCountText.format(progress.completedBytes))/\(ByteCountText.format(progress.totalBytes))"
         let files = "\(progress.completedFiles)/\(progress.totalFiles) files"
-        let speed = "\(ByteCountText.rate(progress.bytesPerSecond)) ETA \(ByteCountText.duration(progress.secondsRemaining))"
+        let speed = Self.speed(progress)
         lock.withLock {
             if terminal {
                 let width = 30
@@ -37,6 +38,15 @@ final class ProgressRenderer: @unchecked Sendable {  // state guarded by `lock`
                 write("\(progress.repo): \(percent)% \(counts) \(speed) (\(files))\n")
             }
         }
+    }
+
+    /// The rate and time left while running; once done, the average rate of the whole transfer
+    /// ("done" when nothing crossed the network: every byte was on disk from an interrupted run).
+    static func speed(_ progress: DownloadProgress) -> String {
+        guard progress.isFinished else {
+            return "\(ByteCountText.rate(progress.bytesPerSecond)) ETA \(ByteCountText.duration(progress.secondsRemaining))"
+        }
+        return progress.bytesPerSecond > 0 ? "\(ByteCountText.rate(progress.bytesPerSecond)) average" : "done"
     }
 
     /// Ends the bar's line so the next output starts on a fresh one.

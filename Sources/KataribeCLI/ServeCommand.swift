@@ -23,7 +23,7 @@ struct ServeCommand: AsyncParsableCommand {
         text) show the slots in use and the queue. Binds to \
         127.0.0.1 unless --host says otherwise; with --api-key-env, requests must send \
         'Authorization: Bearer <key>' (every path but /health). Ctrl-C stops the server after the \
-        requests in progress (at most --shutdown-timeout).
+        requests in progress (at most --shutdown-timeout). Each request is logged on stderr as one line         (method, path, status, duration, tokens) once its response is sent; --quiet turns that off.
 
         Slow or idle clients cannot hold the server: a connection that sends nothing for --idle-timeout, \
         takes longer than --header-timeout over a request head or --body-timeout over a body is closed, \
@@ -68,7 +68,7 @@ struct ServeCommand: AsyncParsableCommand {
     // Defaults: 5 s is uvicorn's keep-alive timeout, long enough for a client's next request and
     // short enough that idle connections do not pile up. A request head is a few hundred bytes, so
     // 10 s only cuts off deliberate trickling. A body is at most --max-body-bytes (1 MiB by default):
-    // 30 s still allows about 35 KB/s. 256 connections is far more than one model can serve at a time
+    // 30 s still allows about 35 KiB/s. 256 connections is far more than one model can serve at a time
     // (generations queue anyway) and matches the listen backlog.
     @Option(name: .long, help: ArgumentHelp("Close a connection that sends nothing for this long, when opened or after a response.",
                                             valueName: "seconds"))
@@ -89,6 +89,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("On Ctrl-C, how long responses in progress may take before they are cut off.",
                                             valueName: "seconds"))
     var shutdownTimeout = 30.0
+
+    @Flag(name: .long, help: "Do not log a line per request (method, path, status, duration, tokens) on stderr.")
+    var quiet = false
 
     // Makes a tiny model's replies last long enough to watch (demos, tests).
     @Option(name: .long, help: .hidden)
@@ -121,7 +124,7 @@ struct ServeCommand: AsyncParsableCommand {
         let server = OpenAIServer(model: loaded, configuration: ServerConfiguration(
             host: host, port: port, apiKey: apiKey, maxQueue: maxQueue, parallel: parallel, maxBodyBytes: maxBodyBytes,
             maxTokens: maxTokens, maxChoices: maxChoices, modelID: servedModelName,
-            tokenPacing: paceMilliseconds.map { .milliseconds($0) },
+            tokenPacing: paceMilliseconds.map { .milliseconds($0) }, logRequests: !quiet,
             idleTimeout: .seconds(idleTimeout), headerTimeout: .seconds(headerTimeout), bodyTimeout: .seconds(bodyTimeout),
             maxConnections: maxConnections, shutdownTimeout: .seconds(shutdownTimeout)))
         if apiKey == nil && !Self.isLoopback(host) {

@@ -139,8 +139,8 @@ struct TokenizeCommand: AsyncParsableCommand {
             bestWall = min(bestWall, Date().timeIntervalSince(wallStart))
             tokens = count
         }
-        let megabytes = Double(data.count) / 1e6
-        print(String(format: "%@: cpu %.3f s (%.2f MB/s)  wall %.3f s  lines=%d  tokens=%d",
-                     "\(type(of: tokenizer))", bestCPU, megabytes / bestCPU, bestWall, lines.count, tokens))
+        let mebibytes = Double(data.count) / Double(1 << 20)
+        print(String(format: "%@: cpu %.3f s (%.2f MiB/s)  wall %.3f s  lines=%d  tokens=%d",
+                     "\(type(of: tokenizer))", bestCPU, mebibytes / bestCPU, bestWall, lines.count, tokens))
     }
 }

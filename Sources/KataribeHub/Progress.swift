@@ -12,7 +12,8 @@ public struct DownloadProgress: Sendable, Equatable {
     public var totalBytes: Int64
     public var completedFiles: Int
     public var totalFiles: Int
-    /// Transfer rate over the last few seconds.
+    /// Transfer rate over the last few seconds; once finished, the average over the whole transfer
+    /// (the last seconds of a download that ends waiting on a hash say nothing about it).
     public var bytesPerSecond: Double
     /// Seconds left at the current rate; nil until the rate is known.
     public var secondsRemaining: Double?
@@ -32,6 +33,7 @@ final class ProgressTracker: Sendable {
         var samples: [(time: ContinuousClock.Instant, transferred: Int64)] = []
         var transferred: Int64 = 0
         var lastReport: ContinuousClock.Instant?
+        let started = ContinuousClock.now
     }
 
     private let state: NIOLockedValueBox<State>
@@ -80,7 +82,10 @@ final class ProgressTracker: Sendable {
             if let first = state.samples.first, now - first.time > Self.rateWindow {
                 state.samples.removeAll { now - $0.time > Self.rateWindow }
             }
-            if let oldest = state.samples.first, now - oldest.time > .milliseconds(200) {
+            if state.progress.isFinished {
+                let seconds = (now - state.started).inSeconds
+                state.progress.bytesPerSecond = seconds > 0 ? Double(state.transferred) / seconds : 0
+            } else if let oldest = state.samples.first, now - oldest.time > .milliseconds(200) {
                 let seconds = (now - oldest.time).inSeconds
                 state.progress.bytesPerSecond = Double(state.transferred - oldest.transferred) / seconds
             }
@@ -93,14 +98,15 @@ final class ProgressTracker: Sendable {
     }
 }
 
-/// Human-readable byte counts and durations, decimal units like huggingface_hub's progress bars.
+/// Human-readable byte counts, rates and durations. Sizes are binary with their IEC names (KiB, MiB,
+/// GiB), one unit system for every size and speed the CLI shows.
 public enum ByteCountText {
     public static func format(_ bytes: Int64) -> String {
-        let units = ["B", "kB", "MB", "GB", "TB", "PB"]
+        let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
         var value = Double(bytes)
         var unit = 0
-        while abs(value) >= 1000, unit < units.count - 1 {
-            value /= 1000
+        while abs(value) >= 1024, unit < units.count - 1 {
+            value /= 1024
             unit += 1
         }
         guard unit > 0 else { return "\(bytes) B" }

@@ -340,4 +340,12 @@ struct RequestErrorTests {
             #expect(error.description.contains("temperature"))
         }
     }
+
+    @Test("a setting the caller gives outside its domain is refused even for greedy decoding, which would not use it")
+    func outOfDomainWhileGreedy() throws {
+        let generator = TextGenerator(model: try Fixtures.calm())
+        #expect(throws: TextGenerationError.parameters(.invalid(name: "top_p", value: "1.5", reason: "must be between 0 and 1"))) {
+            try generator.prepare(.text("a"), parameters: GenerationParameters(doSample: false, topP: 1.5, maxNewTokens: 2))
+        }
+    }
 }

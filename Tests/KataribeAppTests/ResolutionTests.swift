@@ -34,16 +34,21 @@ func offlineHub(cache: URL) -> HubClient {
 
 @Suite("Turning model names into folders and presets", .timeLimit(.minutes(1)))
 struct ResolutionTests {
-    @Test("demo models are searched in $KATARIBE_MODELS_DIR, next to the executable, in the checkout, then in ./Models")
+    @Test("demo models are searched in $KATARIBE_MODELS_DIR, next to the executable, in the checkout it was built in, then in ./Models")
     func searchOrder() {
-        let folders = DemoModelSource.defaultSearchDirectories(
+        // An installed binary: no checkout above it.
+        let installed = DemoModelSource.defaultSearchDirectories(
             environment: ["KATARIBE_MODELS_DIR": "/opt/models"], executable: URL(fileURLWithPath: "/usr/local/bin/kataribe"),
             currentDirectory: URL(fileURLWithPath: "/work/here"))
-        #expect(folders.map(\.path) == ["/opt/models", "/usr/local/share/kataribe/Models",
-                                        TestPaths.packageRoot.appendingPathComponent("Models").path, "/work/here/Models"])
+        #expect(installed.map(\.path) == ["/opt/models", "/usr/local/share/kataribe/Models", "/work/here/Models"])
+        // A build inside this checkout finds the checkout's Models at run time.
+        let built = TestPaths.packageRoot.appendingPathComponent(".build/x86_64-unknown-linux-gnu/release/kataribe")
+        let folders = DemoModelSource.defaultSearchDirectories(environment: [:], executable: built,
+                                                               currentDirectory: URL(fileURLWithPath: "/x"))
+        #expect(folders.map(\.path).dropFirst().first == TestPaths.packageRoot.appendingPathComponent("Models").standardizedFileURL.path)
         let withoutVariable = DemoModelSource.defaultSearchDirectories(environment: [:], executable: nil,
                                                                         currentDirectory: URL(fileURLWithPath: "/x"))
-        #expect(withoutVariable.count == 2)
+        #expect(withoutVariable.map(\.path) == ["/x/Models"])
     }
 
     @Test("the first folder that has the demo model wins; a missing one is reported with every place searched")

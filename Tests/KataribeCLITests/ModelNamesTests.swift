@@ -60,6 +60,19 @@ struct ModelNamesTests {
         #expect((try jsonObject(result.stdout)["model"] as? String)?.hasSuffix("Models/demo-rinna-sft") == true)
     }
 
+    @Test("bench --context beyond the model's context is an error naming both numbers, not a shorter measurement")
+    func benchContextTooLong() async throws {
+        let result = try await KataribeBinary.run(["bench", "--model", "demo-rinna-sft", "--prompt-tokens", "4", "--gen-tokens", "2",
+                                                   "--context", "300", "--threads", "1", "--json"])
+        #expect(result.status == 1 && result.stdout.isEmpty)
+        #expect(result.stderr.hasPrefix("error: --context 300 plus --gen-tokens 2 needs 302 positions, but the model's maximum context is 256 tokens"),
+                "\(result.stderr)")
+        let fits = try await KataribeBinary.run(["bench", "--model", "demo-rinna-sft", "--prompt-tokens", "4", "--gen-tokens", "2",
+                                                 "--context", "254", "--threads", "1", "--json"])
+        #expect(fits.status == 0, "\(fits.stderr)")
+        #expect(try jsonObject(fits.stdout)["context"] as? Int == 254)
+    }
+
     @Test("score --ids takes a demo name and gives the folder's numbers; --preset is accepted")
     func score() async throws {
         let byName = try await KataribeBinary.run(["score", "--model", "demo-calm", "--ids", "5,17,200", "--json"])
@@ -94,7 +107,7 @@ struct ModelNamesTests {
         #expect(demo.status == 0 && demo.stderr.contains("built into Kataribe"), "\(demo.stderr)")
         #expect(demo.stdout.trimmingCharacters(in: .newlines).hasSuffix("Models/demo-calm"))
         let demoJSON = try await KataribeBinary.runWithEnvironment(["download", "demo-calm", "--json"], environment: offlineHub(scratch))
-        #expect(try jsonObject(demoJSON.stdout)["builtIn"] as? Bool == true)
+        #expect(try jsonObject(demoJSON.stdout)["built_in"] as? Bool == true)
 
         let folder = try await KataribeBinary.runWithEnvironment(["download", calm], environment: offlineHub(scratch))
         #expect(folder.status != 0 && folder.stderr.contains("is a folder"))

@@ -9,7 +9,7 @@ struct PromptFormatOptionTests {
                                                    "--format", "rinna_chat"])
         #expect(result.status == 64)
         #expect(result.stderr.contains(
-            "Error: The value 'rinna_chat' is invalid for '--format <format>'. Please provide one of 'plain', 'rinna-chat' or 'template'."))
+            "error: The value 'rinna_chat' is invalid for '--format <format>'. Please provide one of 'plain', 'rinna-chat' or 'template'."))
     }
 
     @Test("help lists the format names")

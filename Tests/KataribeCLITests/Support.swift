@@ -77,11 +77,13 @@ final class PseudoTerminalSession: @unchecked Sendable {  // `output` is guarded
     private var output = Data()
     private var reader: Thread?
 
-    init(_ arguments: [String]) throws {
+    /// `environment` is added to (and overrides) the test's own.
+    init(_ arguments: [String], environment: [String: String] = [:]) throws {
         var master: Int32 = -1, slave: Int32 = -1
         guard openpty(&master, &slave, nil, nil, nil) == 0 else { throw POSIXError(.ENOTTY) }
         self.master = master
         let terminal = FileHandle(fileDescriptor: slave, closeOnDealloc: true)
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.executableURL = KataribeBinary.url
         process.arguments = arguments
         process.currentDirectoryURL = TestPaths.packageRoot

@@ -245,7 +245,8 @@ struct SuiteLoaderTests {
         #expect(reason("samples: 0\n" + models + prompts) == "must be between 1 and 1000")
         #expect(reason("seed: -1\n" + models + prompts) == "must be a non-negative integer")
         #expect(reason("generation: {top_p: 1.5}\n" + models + prompts) == "must be between 0 and 1")
-        #expect(reason("generation: {temperature: -1}\n" + models + prompts) == "must be at least 0")
+        #expect(reason("generation: {temperature: -1}\n" + models + prompts) == "must be at least 0 (0 picks the most likely token)")
+        #expect(reason("generation: {typical_p: 0}\n" + models + prompts) == "must be greater than 0 and at most 1")
         #expect(reason("generation: {temperature: .nan}\n" + models + prompts) == "must be a finite number")
         #expect(reason("generation: {max_new_tokens: 0}\n" + models + prompts) == "must be between 1 and 1000000")
         #expect(reason("models:\n  - {model: demo-calm, prompt_format: rinna_chat}\n" + prompts)?
@@ -300,15 +301,17 @@ struct SuiteLoaderTests {
         #expect(error(models + "prompts: []\n")?.kind == .emptyList(key: "prompts"))
     }
 
-    @Test("generation settings transformers would reject are reported with the model and its line")
+    @Test("generation settings that cannot run are reported with the model and its line")
     func invalidGeneration() throws {
-        let e = try #require(error("models:\n  - model: demo-calm\n    generation: {temperature: 0}\n" + prompts))
-        guard case .invalidGeneration(let label, let reason) = e.kind else { Issue.record("\(e)"); return }
-        #expect(label == "demo-calm" && reason.contains("temperature"))
-        #expect(e.line == 2)
         let endpoint = try #require(error("models:\n  - endpoint: {base_url: \"http://h:1\", model: x/y}\n" + prompts))
-        guard case .invalidGeneration(_, let why) = endpoint.kind else { Issue.record("\(endpoint)"); return }
-        #expect(why.contains("max_new_tokens"))
+        guard case .invalidGeneration(let label, let why) = endpoint.kind else { Issue.record("\(endpoint)"); return }
+        #expect(label == "y" && why.contains("max_new_tokens"), "\(endpoint)")
+        #expect(endpoint.line == 2)
+    }
+
+    @Test("temperature 0 on a sampling preset picks the most likely token instead of being refused")
+    func temperatureZero() throws {
+        #expect(error("models:\n  - model: demo-calm\n    generation: {temperature: 0}\n" + prompts) == nil)
     }
 
     @Test("--models and --prompts names are checked with a suggestion")

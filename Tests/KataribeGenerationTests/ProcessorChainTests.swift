@@ -52,9 +52,10 @@ struct ProcessorChainTests {
 
     @Test("values transformers rejects are typed errors naming the parameter",
           arguments: [
-              (GenerationParameters(doSample: true, temperature: 0), "temperature"),
+              (GenerationParameters(doSample: true, temperature: -0.1), "temperature"),
               (GenerationParameters(doSample: true, topK: -1), "top_k"),
               (GenerationParameters(doSample: true, topP: -0.1), "top_p"),
+              (GenerationParameters(doSample: true, topP: 1.5), "top_p"),
               (GenerationParameters(doSample: true, typicalP: 0), "typical_p"),
               (GenerationParameters(repetitionPenalty: 0), "repetition_penalty"),
               (GenerationParameters(maxNewTokens: 0), "max_new_tokens"),
@@ -71,9 +72,65 @@ struct ProcessorChainTests {
         }
     }
 
-    @Test("greedy decoding does not validate sampling-only values (transformers only warns)")
+    @Test("greedy decoding does not validate sampling-only values of merged settings (transformers only warns)")
     func greedySkipsSamplingValidation() throws {
-        _ = try GenerationParameters(doSample: false, temperature: 0, topK: -5).resolved()
+        _ = try GenerationParameters(doSample: false, temperature: -1, topK: -5).resolved()
+    }
+
+    @Test("sampling at temperature 0 picks the most likely token, as in vLLM and the OpenAI API")
+    func samplingAtTemperatureZeroIsGreedy() throws {
+        let p = try GenerationParameters(doSample: true, temperature: 0, topP: 0.9).resolved()
+        #expect(!p.drawsSamples)
+        #expect(LogitsProcessorChain(p).transformersNames.isEmpty)
+    }
+}
+
+@Suite("What a person may ask for: every setting's domain, whatever do_sample says")
+struct GenerationParameterRulesTests {
+    @Test("a value outside its domain is a typed error naming the setting, for greedy decoding too",
+          arguments: [
+              (GenerationParameters(doSample: false, temperature: -0.1), "temperature"),
+              (GenerationParameters(temperature: .nan), "temperature"),
+              (GenerationParameters(temperature: .infinity), "temperature"),
+              (GenerationParameters(doSample: false, topK: -1), "top_k"),
+              (GenerationParameters(doSample: false, topP: 1.5), "top_p"),
+              (GenerationParameters(topP: -0.01), "top_p"),
+              (GenerationParameters(topP: .nan), "top_p"),
+              (GenerationParameters(typicalP: 0), "typical_p"),
+              (GenerationParameters(typicalP: 1.01), "typical_p"),
+              (GenerationParameters(repetitionPenalty: 0), "repetition_penalty"),
+              (GenerationParameters(repetitionPenalty: -1.2), "repetition_penalty"),
+              (GenerationParameters(noRepeatNgramSize: -1), "no_repeat_ngram_size"),
+              (GenerationParameters(minNewTokens: -1), "min_new_tokens"),
+              (GenerationParameters(maxNewTokens: 0), "max_new_tokens"),
+              (GenerationParameters(maxLength: 0), "max_length"),
+              (GenerationParameters(numReturnSequences: 0), "num_return_sequences"),
+              (GenerationParameters(stopStrings: ["</s>", ""]), "stop_strings"),
+          ])
+    func refused(parameters: GenerationParameters, name: String) {
+        #expect {
+            try parameters.validate()
+        } throws: { error in
+            guard case let .invalid(badName, _, _) = error as? GenerationParameterError else { return false }
+            return badName == name
+        }
+    }
+
+    @Test("the edges of each domain are accepted: temperature 0, top_p 0 and 1, typical_p 1, top_k 0")
+    func edgesAccepted() throws {
+        try GenerationParameters(doSample: true, temperature: 0, topK: 0, topP: 0, typicalP: 1, repetitionPenalty: 0.01,
+                                 noRepeatNgramSize: 0, minNewTokens: 0, maxNewTokens: 1, numReturnSequences: 1).validate()
+        try GenerationParameters(topP: 1).validate()
+        try GenerationParameters().validate()
+    }
+
+    @Test("the message names the setting, the value and the domain, as transformers' constructors do")
+    func message() {
+        #expect(throws: GenerationParameterError.invalid(name: "top_p", value: "1.5", reason: "must be between 0 and 1")) {
+            try GenerationParameters(topP: 1.5).validate()
+        }
+        let error = GenerationParameterError.invalid(name: "top_p", value: "1.5", reason: GenerationParameterRules.topP.requirement)
+        #expect(error.description == "invalid generation parameter top_p=1.5: must be between 0 and 1")
     }
 
     @Test("without max_new_tokens the limit is what max_length (default 20) leaves after the prompt")

@@ -53,6 +53,19 @@ struct CacheScanTests {
         #expect(models.first?.partialBytes == 10 && models.first?.sizeOnDisk == 0 && models.first?.revisions == [])
     }
 
+    @Test("encodes to JSON with snake_case keys, like every other --json output")
+    func snakeCaseJSON() async throws {
+        try await withFakeHub([Repos.tiny]) { _, client, _ in
+            _ = try await client.download(repo: Repos.tiny.id)
+            let models = try client.cache.models()
+            let json = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(models)) as? [[String: Any]])
+            #expect(Set(json[0].keys) == ["repo", "size_on_disk", "partial_bytes", "revisions", "path"])
+            let revision = try #require((json[0]["revisions"] as? [[String: Any]])?.first)
+            #expect(Set(revision.keys) == ["commit", "refs", "files", "size_on_disk", "is_complete", "path"])
+            #expect(try JSONDecoder().decode([CachedModel].self, from: JSONEncoder().encode(models)) == models)
+        }
+    }
+
     @Test("an absent cache folder lists nothing")
     func emptyCache() throws {
         let cache = HubCache(root: URL(fileURLWithPath: "/nonexistent/kataribe/cache"))

@@ -150,6 +150,17 @@ struct DownloadTests {
             #expect(reports.all.map(\.completedBytes) == reports.all.map(\.completedBytes).sorted())
         }
     }
+
+    @Test("the last report gives the whole transfer's average rate, not 0 B/s (this one ends before any rate window)")
+    func finalRateIsTheAverage() async throws {
+        try await withFakeHub([Repos.tiny]) { _, client, _ in
+            let reports = ProgressLog()
+            _ = try await client.download(repo: Repos.tiny.id) { reports.append($0) }
+            let last = try #require(reports.all.last)
+            #expect(last.isFinished && last.bytesPerSecond > 0 && last.bytesPerSecond.isFinite)
+            #expect(ByteCountText.rate(last.bytesPerSecond) != "0 B/s")
+        }
+    }
 }
 
 final class ProgressLog: Sendable {

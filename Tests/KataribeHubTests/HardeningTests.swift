@@ -221,7 +221,7 @@ struct HardeningTests {
             }
             #expect(kept == PartialDownload(path: partial.path, bytes: 1_500))
             let message = error?.description ?? ""
-            #expect(message.contains(partial.path) && message.contains("1.50 kB") && message.contains("HF_HUB_OFFLINE=1"))
+            #expect(message.contains(partial.path) && message.contains("1.46 KiB") && message.contains("HF_HUB_OFFLINE=1"))
             #expect(FileSystemProbe.size(partial) == 1_500)
         }
     }

@@ -25,22 +25,53 @@ struct HashingTests {
         #expect(hasher.finalizeHex() == SHA256.hash(data))
     }
 
+    @Test("SHA-1 matches the FIPS 180-4 test vectors")
+    func sha1Vectors() {
+        var abc = SHA1()
+        abc.update(Array("abc".utf8))
+        #expect(abc.finalizeHex() == "a9993e364706816aba3e25717850c26c9cd0d89d")
+        var million = SHA1()
+        million.update(Array(repeating: UInt8(ascii: "a"), count: 1_000_000))
+        #expect(million.finalizeHex() == "34aa973cd4c4daa4f61eeb2bdbad27316534016f")
+    }
+
     @Test("git blob ids match `git hash-object`")
     func gitBlobIDs() {
         #expect(SHA1.gitBlobID(of: []) == "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391")
         #expect(SHA1.gitBlobID(of: Array("hello\n".utf8)) == "ce013625030ba8dba906f756967f9e9ca394464a")
-        #expect(SHA1.gitBlobID(of: Array(repeating: UInt8(ascii: "x"), count: 200)) == SHA1.gitBlobID(of: Array(repeating: UInt8(ascii: "x"), count: 200)))
+        #expect(SHA1.gitBlobID(of: Array(repeating: UInt8(ascii: "x"), count: 200)) == "debcf03c10222209e6ac75be3fa2c1796d204d91")
+    }
+
+    @Test("feeding a git blob hasher in uneven pieces gives the blob id", arguments: [1, 63, 64, 65, 4096])
+    func gitBlobStreaming(piece: Int) {
+        let data = pseudoRandomBytes(10_001, seed: 4)
+        var hasher = SHA1.gitBlob(size: Int64(data.count))
+        var offset = 0
+        while offset < data.count {
+            data[offset..<min(offset + piece, data.count)].withUnsafeBytes { hasher.update($0) }
+            offset += piece
+        }
+        #expect(hasher.finalizeHex() == SHA1.gitBlobID(of: data))
+    }
+
+    @Test("finalizing leaves the hasher as it was, so a digest can be read twice")
+    func finalizeIsRepeatable() {
+        var hasher = SHA256()
+        hasher.update(Array("abc".utf8))
+        #expect(hasher.finalizeHex() == hasher.finalizeHex())
     }
 }
 
 @Suite("Progress text", .timeLimit(.minutes(1)))
 struct ProgressTextTests {
-    @Test("byte counts use decimal units like huggingface_hub's bars")
+    @Test("byte counts use binary units with their IEC names, the one unit system of the CLI")
     func readBytes() {
         #expect(ByteCountText.format(999) == "999 B")
-        #expect(ByteCountText.format(1_500) == "1.50 kB")
-        #expect(ByteCountText.format(13_900_000_000) == "13.9 GB")
-        #expect(ByteCountText.format(250_000_000) == "250 MB")
+        #expect(ByteCountText.format(1_023) == "1023 B")
+        #expect(ByteCountText.format(1_536) == "1.50 KiB")
+        #expect(ByteCountText.format(250 << 20) == "250 MiB")
+        #expect(ByteCountText.format(13_900_000_000) == "12.9 GiB")
+        #expect(ByteCountText.rate(Double(5 << 20)) == "5.00 MiB/s")
     }
 
     @Test("durations read m:ss or h:mm:ss, unknown as --:--")

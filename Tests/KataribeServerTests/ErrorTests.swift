@@ -27,11 +27,16 @@ struct ErrorTests {
     @Test("out-of-range fields name the field at fault")
     func invalidFields() async throws {
         try await withServer(try Fixtures.calm(), configuration: ServerConfiguration(maxTokens: 50, maxChoices: 4)) { live in
-            for (field, value) in [("max_tokens", 0), ("max_tokens", 51), ("n", 5), ("temperature", 3), ("logprobs", 6)] as [(String, Any)] {
+            for (field, value) in [("max_tokens", 0), ("max_tokens", 51), ("n", 5), ("temperature", 3), ("temperature", -0.5),
+                                   ("logprobs", 6), ("top_p", 1.5), ("top_k", -2), ("repetition_penalty", 0),
+                                   ("min_tokens", -1)] as [(String, Any)] {
                 let reply = try await live.post("/v1/completions", ["prompt": "a", field: value])
                 #expect(reply.status == 400, "\(field)=\(value)")
                 #expect(reply.error("param") == field, "\(field)=\(value)")
             }
+            // The words of the rules generate's flags and suite files use.
+            let topP = try await live.post("/v1/completions", ["prompt": "a", "top_p": 1.5])
+            #expect(topP.error("message") == "top_p must be between 0 and 1")
             // n greedy copies are answered without streaming (EvaluationEndpointTests), refused with it.
             let greedyN = try await live.post("/v1/completions", ["prompt": "a", "n": 2, "temperature": 0, "stream": true])
             #expect(greedyN.error("param") == "n")

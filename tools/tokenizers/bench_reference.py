@@ -7,8 +7,9 @@ Usage:
       --spm ../shared/tokenizers/synth-rinna-style-unigram-spm/synth-rinna-style-unigram.model \
       [--repeat 3]
 
-Prints one line per tokenizer: best CPU and wall seconds over --repeat runs, MB/s (of CPU time) and
-the total token count, which the Swift benchmark (`kataribe tokenize --benchmark`) must reproduce.
+Prints one line per tokenizer: best CPU and wall seconds over --repeat runs, MiB/s (of CPU time, the
+unit the Swift benchmark prints) and the total token count, which the Swift benchmark (`kataribe
+tokenize --benchmark`) must reproduce.
 """
 import argparse
 import os
@@ -32,10 +33,10 @@ def best_of(repeat, fn):
     return best_wall, best_cpu, result
 
 
-def report(library, path, wall, cpu, size_mb, count):
+def report(library, path, wall, cpu, size_mib, count):
     print(
         f"{library} {os.path.basename(os.path.dirname(path))}/{os.path.basename(path)}: "
-        f"cpu {cpu:.3f} s ({size_mb / cpu:.2f} MB/s)  wall {wall:.3f} s  tokens={count}",
+        f"cpu {cpu:.3f} s ({size_mib / cpu:.2f} MiB/s)  wall {wall:.3f} s  tokens={count}",
         flush=True,
     )
 
@@ -50,7 +51,7 @@ def main():
 
     with open(args.corpus, encoding="utf-8") as handle:
         lines = handle.read().split("\n")
-    size_mb = sum(len(line.encode("utf-8")) for line in lines) / 1e6
+    size_mib = sum(len(line.encode("utf-8")) for line in lines) / (1 << 20)
 
     for path in args.hf:
         from tokenizers import Tokenizer
@@ -59,14 +60,14 @@ def main():
         wall, cpu, count = best_of(
             args.repeat, lambda: sum(len(tokenizer.encode(line, add_special_tokens=False).ids) for line in lines)
         )
-        report("tokenizers", path, wall, cpu, size_mb, count)
+        report("tokenizers", path, wall, cpu, size_mib, count)
 
     for path in args.spm:
         import sentencepiece
 
         processor = sentencepiece.SentencePieceProcessor(model_file=path)
         wall, cpu, count = best_of(args.repeat, lambda: sum(len(processor.encode(line)) for line in lines))
-        report("sentencepiece", path, wall, cpu, size_mb, count)
+        report("sentencepiece", path, wall, cpu, size_mib, count)
 
 
 if __name__ == "__main__":

@@ -61,7 +61,14 @@ public struct TextGenerator: Sendable {
     public func prepare(_ input: PromptInput, parameters overrides: GenerationParameters = GenerationParameters(),
                         options: GenerationOptions = GenerationOptions()) throws(TextGenerationError) -> PreparedGeneration {
         var parameters: ResolvedGenerationParameters
-        do { parameters = try model.parameters(overrides).resolved() } catch { throw .parameters(error) }
+        do {
+            // The caller's values are held to their domains whatever do_sample says; the merged
+            // settings (model files' included) as transformers holds them.
+            try overrides.validate()
+            parameters = try model.parameters(overrides).resolved()
+        } catch {
+            throw .parameters(error)
+        }
         let format: PromptFormat
         do { format = try model.resolving(options.format ?? model.preset.promptFormat) } catch {
             if case .noChatTemplate = error { throw .promptFormat(.noChatTemplate(model: model.name)) }

@@ -6,7 +6,9 @@ import KataribeHub
 /// A demo model `NAME` is the folder `NAME` inside the first of these `Models` folders that has it:
 /// 1. `$KATARIBE_MODELS_DIR`
 /// 2. `<folder of the running executable>/../share/kataribe/Models` (an installed copy)
-/// 3. `Models` in the package source root, as located at compile time (`swift run` from anywhere)
+/// 3. `Models` in the source checkout the running executable was built in: the nearest folder
+///    above it (`.build/<triple>/release/kataribe` → the checkout) holding `Package.swift`, found
+///    at run time, so a copied binary carries no build machine's path
 /// 4. `./Models` (the current directory)
 public struct DemoModelSource: Sendable {
     /// The `Models` folders searched, in order.
@@ -34,17 +36,28 @@ public struct DemoModelSource: Sendable {
             folders.append(URL(fileURLWithPath: (dir as NSString).expandingTildeInPath, isDirectory: true))
         }
         if let executable {
-            folders.append(executable.resolvingSymlinksInPath().deletingLastPathComponent()
-                .appendingPathComponent("../share/kataribe/Models", isDirectory: true).standardizedFileURL)
+            let folder = executable.resolvingSymlinksInPath().deletingLastPathComponent()
+            folders.append(folder.appendingPathComponent("../share/kataribe/Models", isDirectory: true).standardizedFileURL)
+            if let checkout = checkout(above: folder) {
+                folders.append(checkout.appendingPathComponent("Models", isDirectory: true))
+            }
         }
-        folders.append(packageRoot.appendingPathComponent("Models", isDirectory: true))
         folders.append(currentDirectory.appendingPathComponent("Models", isDirectory: true))
         return folders
     }
 
-    /// The package root this file was compiled in (Sources/KataribeApp/Resolution/ -> root).
-    static let packageRoot: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    /// The nearest of `folder` and the four folders above it that holds a `Package.swift` (a
+    /// build's products live three levels below the checkout: `.build/<triple>/<configuration>`).
+    static func checkout(above folder: URL) -> URL? {
+        var candidate = folder.standardizedFileURL
+        for _ in 0..<5 {
+            if FileManager.default.fileExists(atPath: candidate.appendingPathComponent("Package.swift").path) { return candidate }
+            let parent = candidate.deletingLastPathComponent()
+            if parent.path == candidate.path { break }
+            candidate = parent
+        }
+        return nil
+    }
 
     /// The preset for a demo short name, nil for other names.
     public func preset(named name: String) -> ModelPreset? {

@@ -54,6 +54,14 @@ public struct ComparePlan: Codable, Sendable, Equatable {
                                     keyPath: "--samples")
         }
         let seed = overrides.seed ?? suite.seed
+        // Command-line settings are held to the same rules as the suite's own (GenerationParameterRules).
+        do {
+            try overrides.generation.validate()
+        } catch .invalid(let name, let value, let reason) {
+            throw CompareInputError(.invalidValue(value: value, reason: reason), keyPath: name)
+        } catch {
+            throw CompareInputError(.invalidValue(value: "", reason: error.description), keyPath: "generation")
+        }
         var models: [PlannedModel] = []
         for model in suite.models {
             var preset = model.preset

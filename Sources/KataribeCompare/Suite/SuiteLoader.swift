@@ -84,16 +84,18 @@ public enum SuiteLoader {
 
     /// Reads a `generation:` mapping (GenerationConfig names; one value or a list for eos ids and stop strings).
     static func generation(_ value: YAMLValue) throws -> GenerationParameters {
+        typealias R = GenerationParameterRules
         let map = try value.mapping(allowed: generationKeys, rejected: rejectedGenerationKeys)
         var g = GenerationParameters()
         for (key, v) in map.entries {
             switch key {
             case "do_sample": g.doSample = try v.bool()
-            case "temperature": g.temperature = try v.double("must be at least 0") { $0 >= 0 }
+            // The same domains and words as generate's flags and the server's fields (GenerationParameterRules).
+            case "temperature": g.temperature = try v.double(R.temperature)
             case "top_k": g.topK = try v.int(0...Int(Int32.max))
-            case "top_p": g.topP = try v.double("must be between 0 and 1") { (0...1).contains($0) }
-            case "typical_p": g.typicalP = try v.double("must be in (0, 1]") { $0 > 0 && $0 <= 1 }
-            case "repetition_penalty": g.repetitionPenalty = try v.double("must be greater than 0") { $0 > 0 }
+            case "top_p": g.topP = try v.double(R.topP)
+            case "typical_p": g.typicalP = try v.double(R.typicalP)
+            case "repetition_penalty": g.repetitionPenalty = try v.double(R.repetitionPenalty)
             case "no_repeat_ngram_size": g.noRepeatNgramSize = try v.int(0...1_000_000)
             case "min_new_tokens": g.minNewTokens = try v.int(0...1_000_000)
             case "max_new_tokens": g.maxNewTokens = try v.int(1...1_000_000)

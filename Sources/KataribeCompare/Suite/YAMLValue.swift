@@ -1,4 +1,5 @@
 import Foundation
+import KataribeGeneration
 import KataribeSupport
 import Yams
 
@@ -130,6 +131,11 @@ struct YAMLValue {
     }
 
     /// A finite number (integers accepted) that satisfies `check`, whose failure message is `requirement`.
+    /// A number a generation setting's rule allows.
+    func double(_ rule: GenerationParameterRules.Rule<Double>) throws -> Double {
+        try double(rule.requirement, rule.allows)
+    }
+
     func double(_ requirement: String? = nil, _ check: (Double) -> Bool = { _ in true }) throws -> Double {
         guard case .scalar(let scalar) = node, !isNull, let value = node.float else {
             throw error(.wrongType(expected: "a number"))

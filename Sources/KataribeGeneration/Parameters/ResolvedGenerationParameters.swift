@@ -1,6 +1,8 @@
 /// `GenerationParameters` with transformers' global defaults filled in and validated the way
 /// transformers validates them (a value transformers rejects is a typed error here; a value it
-/// silently ignores, e.g. `no_repeat_ngram_size = -1`, is ignored here too).
+/// silently ignores, e.g. `no_repeat_ngram_size = -1`, is ignored here too). Two departures, both
+/// `GenerationParameterRules`': sampling at temperature 0 picks the most likely token instead of
+/// failing, and a `top_p` or `typical_p` above 1 is refused when sampling instead of ignored.
 public struct ResolvedGenerationParameters: Sendable, Equatable {
     public var doSample: Bool
     public var temperature: Double
@@ -20,10 +22,11 @@ public struct ResolvedGenerationParameters: Sendable, Equatable {
     public var seed: UInt64?
     public var stopStringHandling: StopStringHandling
 
-    /// Below this temperature sampling picks the most likely token, as vLLM does (`_SAMPLING_EPS`):
-    /// dividing logits by 1e-38 overflows them to infinities, and transformers itself then fails
-    /// inside `torch.multinomial`. The argmax of the scores before the temperature is the only
-    /// token such a distribution can give, and top-k/top-p/typical always keep it.
+    /// Below this temperature (0 included) sampling picks the most likely token, as vLLM does
+    /// (`_SAMPLING_EPS`): dividing logits by 1e-38 overflows them to infinities, and transformers
+    /// itself then fails inside `torch.multinomial` (and refuses 0 outright). The argmax of the
+    /// scores before the temperature is the only token such a distribution can give, and
+    /// top-k/top-p/typical always keep it.
     public static let greedyTemperature = 1e-5
 
     /// Whether tokens are drawn at random: `do_sample` with a temperature of at least
@@ -84,17 +87,13 @@ extension GenerationParameters {
 
 extension ResolvedGenerationParameters {
     /// Each check mirrors the place transformers raises: the warpers only exist when sampling, so
-    /// their arguments are only checked then.
+    /// their arguments are only checked then (a model's generation_config.json with `do_sample`
+    /// false may carry anything there). The domains are `GenerationParameterRules`'.
     func validate() throws(GenerationParameterError) {
-        if let maxNewTokens, maxNewTokens <= 0 {
-            throw .invalid(name: "max_new_tokens", value: "\(maxNewTokens)", reason: "must be greater than 0")
-        }
-        if repetitionPenalty != 1.0, !(repetitionPenalty > 0) {
-            throw .invalid(name: "repetition_penalty", value: "\(repetitionPenalty)", reason: "must be a strictly positive float")
-        }
-        if numReturnSequences < 1 {
-            throw .invalid(name: "num_return_sequences", value: "\(numReturnSequences)", reason: "must be at least 1")
-        }
+        typealias R = GenerationParameterRules
+        try R.maxNewTokens.check(maxNewTokens)
+        if repetitionPenalty != 1.0 { try R.repetitionPenalty.check(repetitionPenalty) }
+        try R.numReturnSequences.check(numReturnSequences)
         if numReturnSequences > 1, !doSample {
             throw .invalid(name: "num_return_sequences", value: "\(numReturnSequences)",
                            reason: "greedy decoding (do_sample=false) gives one sequence; set do_sample=true")
@@ -103,19 +102,10 @@ extension ResolvedGenerationParameters {
             throw .invalid(name: "stop_strings", value: "\"\"", reason: "a stop string must not be empty")
         }
         guard doSample else { return }
-        if temperature != 1.0, !(temperature > 0) {
-            throw .invalid(name: "temperature", value: "\(temperature)",
-                           reason: "must be strictly positive when sampling; for greedy decoding set do_sample=false")
-        }
-        if topK < 0 {
-            throw .invalid(name: "top_k", value: "\(topK)", reason: "must be 0 (disabled) or a positive integer")
-        }
-        if topP < 0 || topP.isNaN {
-            throw .invalid(name: "top_p", value: "\(topP)", reason: "must be in [0, 1]")
-        }
-        if typicalP < 1.0, !(typicalP > 0) {
-            throw .invalid(name: "typical_p", value: "\(typicalP)", reason: "must be in (0, 1]")
-        }
+        try R.temperature.check(temperature)
+        try R.topK.check(topK)
+        try R.topP.check(topP)
+        try R.typicalP.check(typicalP)
     }
 }
 

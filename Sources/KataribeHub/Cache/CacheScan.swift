@@ -9,6 +9,12 @@ public struct CachedModel: Sendable, Equatable, Codable {
     public let partialBytes: Int64
     public let revisions: [CachedRevision]
     public let path: String
+
+    // `kataribe models --local --json` prints these; snake_case like every other JSON output.
+    enum CodingKeys: String, CodingKey {
+        case repo, revisions, path
+        case sizeOnDisk = "size_on_disk", partialBytes = "partial_bytes"
+    }
 }
 
 public struct CachedRevision: Sendable, Equatable, Codable {
@@ -20,6 +26,11 @@ public struct CachedRevision: Sendable, Equatable, Codable {
     /// Whether it holds config.json and complete weights, i.e. loads without the network.
     public let isComplete: Bool
     public let path: String
+
+    enum CodingKeys: String, CodingKey {
+        case commit, refs, files, path
+        case sizeOnDisk = "size_on_disk", isComplete = "is_complete"
+    }
 }
 
 extension HubCache {

@@ -250,11 +250,11 @@ struct BlobVerifier {
     }
 
     /// The actual digest when it differs from the ETag, nil when it matches or cannot be checked.
-    mutating func mismatch() -> String? {
+    func mismatch() -> String? {
         let actual: String
         switch kind {
-        case .sha256(var hasher): actual = hasher.finalizeHex()
-        case .gitSHA1(var hasher, _): actual = hasher.finalizeHex()
+        case .sha256(let hasher): actual = hasher.finalizeHex()
+        case .gitSHA1(let hasher, _): actual = hasher.finalizeHex()
         case .none: return nil
         }
         return actual == etag ? nil : actual

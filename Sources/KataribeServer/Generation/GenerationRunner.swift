@@ -80,6 +80,7 @@ struct GenerationRunner: Sendable {
         }
         outcome = .completed
         let usage = Usage(promptTokens: prepared.promptTokens.count, completionTokens: choices.reduce(0) { $0 + $1.tokenCount })
+        RequestTokens.current?.add(usage)
         return RunResult(choices: choices, usage: usage, seed: prepared.seed)
     }
 

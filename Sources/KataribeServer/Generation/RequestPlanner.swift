@@ -22,7 +22,9 @@ struct RequestPlanner: Sendable {
                  promptParam: String) throws(APIError) -> PreparedGeneration {
         var parameters = try overrides(sampling)
         var options = GenerationOptions(format: format, contextOverflow: .error, tokenPacing: tokenPacing)
-        options.skipSpecialTokens = sampling.skipSpecialTokens
+        // vLLM's default: special tokens (rinna's `</s>`) are not part of the text, whatever the
+        // preset says for transformers parity; `skip_special_tokens: false` keeps them.
+        options.skipSpecialTokens = sampling.skipSpecialTokens ?? true
         do {
             return try generator.prepare(input, parameters: parameters, options: options)
         } catch .promptTooLong(let promptTokens, _, let context) where sampling.maxTokens == nil && promptTokens < context {
@@ -77,17 +79,21 @@ struct RequestPlanner: Sendable {
         if let t = s.temperature, !(0...2).contains(t) {
             throw .invalidRequest("temperature must be between 0 and 2", param: "temperature")
         }
-        if let p = s.topP, !(0...1).contains(p) {
-            throw .invalidRequest("top_p must be between 0 and 1", param: "top_p")
+        // Where OpenAI's fields mean transformers' settings, the shared rules decide (as for
+        // generate's flags and suite files); temperature (OpenAI's 0...2) and top_k (vLLM's -1)
+        // keep the API's own ranges.
+        typealias R = GenerationParameterRules
+        if let p = s.topP, !R.topP.allows(p) {
+            throw .invalidRequest("top_p \(R.topP.requirement)", param: "top_p")
         }
         if let k = s.topK, k < -1 {
             throw .invalidRequest("top_k must be -1 or 0 (disabled) or a positive integer", param: "top_k")
         }
-        if let r = s.repetitionPenalty, !(r > 0) || !r.isFinite {
-            throw .invalidRequest("repetition_penalty must be a positive number", param: "repetition_penalty")
+        if let r = s.repetitionPenalty, !R.repetitionPenalty.allows(r) {
+            throw .invalidRequest("repetition_penalty \(R.repetitionPenalty.requirement)", param: "repetition_penalty")
         }
-        if let m = s.minTokens, m < 0 {
-            throw .invalidRequest("min_tokens must not be negative", param: "min_tokens")
+        if let m = s.minTokens, !R.minNewTokens.allows(m) {
+            throw .invalidRequest("min_tokens \(R.minNewTokens.requirement)", param: "min_tokens")
         }
         if let m = s.minTokens, let maxTokens = s.maxTokens, m > maxTokens {
             throw .invalidRequest("min_tokens (\(m)) must not exceed max_tokens (\(maxTokens))", param: "min_tokens")

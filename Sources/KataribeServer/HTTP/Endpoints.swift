@@ -167,6 +167,7 @@ struct Endpoints: Sendable {
             completed = true
             return (choices, usage)
         }
+        RequestTokens.current?.add(outcome.usage)
         let id = "cmpl-" + Self.randomID()
         return .closingConnection(.json(CompletionBody(id: id, created: Int(Date().timeIntervalSince1970), model: modelID,
                                                        choices: outcome.choices, usage: outcome.usage, seed: prepared[0].seed)))
@@ -286,11 +287,14 @@ struct Endpoints: Sendable {
                            produce: @escaping @Sendable (inout any ResponseBodyWriter) async throws -> Void) -> Response {
         var headers = ServerSentEvents.headers
         headers[.connection] = "close"
+        let tokens = RequestTokens.current  // the body is written after the handler (and its task-local value) returned
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             defer { reservation.release() }  // in case the writer fails before the run starts
             do {
-                try await watchingForDisconnect(request) {
-                    try await produce(&writer)
+                try await RequestTokens.$current.withValue(tokens) {
+                    try await watchingForDisconnect(request) {
+                        try await produce(&writer)
+                    }
                 }
             } catch let error as APIError {
                 try await writer.write(ServerSentEvents.event(error.body))

@@ -32,6 +32,9 @@ public struct ServerConfiguration: Sendable {
     public var tokenPacing: Duration?
     /// Hummingbird's log messages at or above this level go to stderr.
     public var logLevel: Logger.Level
+    /// Whether each request gets an info line (method, path, status, duration, tokens) through
+    /// swift-log (label `kataribe.serve`; stderr unless the process bootstraps another handler).
+    public var logRequests: Bool
     /// A connection that sends nothing for this long, when opened or after a response, is closed
     /// (uvicorn's keep-alive default).
     public var idleTimeout: Duration
@@ -47,7 +50,7 @@ public struct ServerConfiguration: Sendable {
 
     public init(host: String = "127.0.0.1", port: Int = 8080, apiKey: String? = nil, maxQueue: Int = 16, parallel: Int = 1,
                 maxBodyBytes: Int = 1 << 20, maxTokens: Int? = nil, maxChoices: Int = 8, modelID: String? = nil,
-                tokenPacing: Duration? = nil, logLevel: Logger.Level = .warning,
+                tokenPacing: Duration? = nil, logLevel: Logger.Level = .warning, logRequests: Bool = false,
                 idleTimeout: Duration = .seconds(5), headerTimeout: Duration = .seconds(10), bodyTimeout: Duration = .seconds(30),
                 maxConnections: Int = 256, shutdownTimeout: Duration = .seconds(30)) {
         self.host = host
@@ -61,6 +64,7 @@ public struct ServerConfiguration: Sendable {
         self.modelID = modelID
         self.tokenPacing = tokenPacing
         self.logLevel = logLevel
+        self.logRequests = logRequests
         self.idleTimeout = idleTimeout
         self.headerTimeout = headerTimeout
         self.bodyTimeout = bodyTimeout
@@ -126,11 +130,16 @@ public final class OpenAIServer: Sendable {
             logger.logLevel = configuration.logLevel
             return logger
         }()
+        let requestLogger = {
+            var logger = Logger(label: "kataribe.serve")
+            logger.logLevel = .info
+            return logger
+        }()
         let port = configuration.port
         let timeouts = ConnectionTimeouts(idle: TimeAmount(configuration.idleTimeout), header: TimeAmount(configuration.headerTimeout),
                                           body: TimeAmount(configuration.bodyTimeout))
         let app = Application(
-            router: makeRouter(),
+            router: makeRouter(requestLogger: configuration.logRequests ? requestLogger : nil),
             // The autoclosure runs once per connection: each gets its own deadline handler.
             server: .http1(configuration: HTTP1Channel.Configuration(
                 additionalChannelHandlers: [ConnectionDeadlineHandler(timeouts: timeouts, logger: logger)])),
@@ -170,7 +179,7 @@ public final class OpenAIServer: Sendable {
         await group?.triggerGracefulShutdown()
     }
 
-    func makeRouter() -> Router<BasicRequestContext> {
+    func makeRouter(requestLogger: Logger? = nil) -> Router<BasicRequestContext> {
         let generator = TextGenerator(model: model, engine: engine)
         let endpoints = Endpoints(
             modelID: modelID, created: Int(Date().timeIntervalSince1970),
@@ -181,6 +190,8 @@ public final class OpenAIServer: Sendable {
             scheduler: scheduler, maxBodyBytes: configuration.maxBodyBytes)
         let status = ServerStatus(scheduler: scheduler, engine: engine, slots: configuration.parallel)
         let router = Router(context: BasicRequestContext.self)
+        // Outermost, so it sees the status every other middleware settled on.
+        if let requestLogger { router.middlewares.add(RequestLogMiddleware(logger: requestLogger)) }
         router.middlewares.add(OpenAIErrorMiddleware())
         if let key = configuration.apiKey { router.middlewares.add(APIKeyMiddleware(key: key)) }
         router.get("/health") { _, _ in status.health() }
