@@ -1,5 +1,9 @@
 /// The central directory of a zip archive, enough to find torch's STORED entries inside a
 /// memory-mapped file. Supports ZIP64 (torch writes it for checkpoints over 4 GiB).
+///
+/// Hand-written rather than ZIPFoundation (on the offline list) for zero copy: the weights are
+/// used in place from the file mapping, while ZIPFoundation extracts entries through a file
+/// handle into new buffers (a 14 GB checkpoint would be read and held twice).
 struct ZipArchive {
     struct Entry {
         let name: String

@@ -1,5 +1,8 @@
 /// A parsed JSON document. Object members keep their order (tokenizer.json vocabularies are
 /// objects with tens of thousands of members, read once in order).
+///
+/// Hand-written for exact parity: Foundation's JSONSerialization and Codable lose member order
+/// (merges and added tokens depend on it) and no package on the offline list keeps it.
 enum JSONValue: Sendable {
     case null
     case bool(Bool)
