@@ -20,6 +20,9 @@ build:
 install: build
 	install -d "$(PREFIX)/bin" "$(PREFIX)/share/kataribe/Models"
 	install -m 755 "$$($(SWIFT) build -c release --static-swift-stdlib --scratch-path $(SCRATCH) $(PATHS) --show-bin-path)/kataribe" "$(PREFIX)/bin/kataribe"
+	# Debug sections still name the build folder (assembler files' compilation directory); the
+	# symbol table stays for backtraces.
+	strip --strip-debug "$(PREFIX)/bin/kataribe"
 	for model in Models/*/; do \
 		name=$$(basename "$$model"); \
 		rm -rf "$(PREFIX)/share/kataribe/Models/$$name"; \

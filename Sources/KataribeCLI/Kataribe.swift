@@ -35,5 +35,6 @@ struct Kataribe: AsyncParsableCommand {
 }
 
 enum KataribeVersion {
-    static let current = "0.1.0"
+    // The git tag of a release carries the same number (semver; see README "Using Kataribe as a library").
+    static let current = "0.9.0"
 }
