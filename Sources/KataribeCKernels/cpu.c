@@ -35,3 +35,17 @@ int kc_isa(void) {
 }
 
 void kc_force_isa(int isa) { forced = isa; }
+
+int kc_gemm_bf16_available(void) {
+    // Detected once, like the level: products ask for every matrix.
+    static int bf16 = -1;
+    if (bf16 < 0) {
+#if KC_X86 && (defined(__GNUC__) || defined(__clang__))
+        __builtin_cpu_init();
+        bf16 = __builtin_cpu_supports("avx512bf16") ? 1 : 0;
+#else
+        bf16 = 0;
+#endif
+    }
+    return bf16 && kc_isa() >= KC_ISA_AVX512;
+}

@@ -43,15 +43,6 @@ void kc_gemm_pack_bx(const float *x, long n, long cols, uint16_t *out) {
     }
 }
 
-int kc_gemm_bf16_available(void) {
-#if KC_X86 && (defined(__GNUC__) || defined(__clang__))
-    __builtin_cpu_init();
-    return kc_isa() >= KC_ISA_AVX512 && __builtin_cpu_supports("avx512bf16");
-#else
-    return 0;
-#endif
-}
-
 /// The 32-bit word holding weights k and k + 1 of a row (k + 1 reads as 0 past an odd end).
 static inline uint32_t weight_pair(const uint16_t *row, long k, long cols) {
     uint32_t lo = row[k], hi = k + 1 < cols ? row[k + 1] : 0;

@@ -190,8 +190,7 @@ KC_AVX512 static void gemv_q4_avx512(const kc_qmatrix *m, long r0, long r1, cons
     }
 }
 
-/// Activation codes regrouped for gemv_q4_avx512: per 128 values, blocks 0, 2, 1, 3.
-static void q4_regroup_activations(const int8_t *x, long n, int8_t *out) {
+void kc_q4_regroup(const int8_t *x, long n, int8_t *out) {
     for (long g = 0; g < n; g += 4 * KC_BLOCK) {
         memcpy(out + g, x + g, KC_BLOCK);
         memcpy(out + g + KC_BLOCK, x + g + 2 * KC_BLOCK, KC_BLOCK);
@@ -330,12 +329,14 @@ void kc_gemv_q8(const kc_qmatrix *m, long r0, long r1, const kc_qactivations *x,
 void kc_gemv_q4(const kc_qmatrix *m, long r0, long r1, const kc_qactivations *x, float *y, const float *bias) {
 #if KC_X86
     if (kc_isa() >= KC_ISA_AVX512) {
-        // The regrouped copy is a few KiB: on the stack below 64 KiB of columns, else the heap.
+        // Activations quantized with a q4_codes buffer come regrouped once per product; others
+        // are regrouped here (a few KiB: on the stack below 64 KiB of columns, else the heap).
+        if (x->q4_codes) { gemv_q4_avx512(m, r0, r1, x, x->q4_codes, y, bias); return; }
         enum { STACK_BYTES = 1 << 16 };
         int8_t local[STACK_BYTES] __attribute__((aligned(64)));
         int8_t *xp = m->padded <= STACK_BYTES ? local : malloc((size_t)m->padded);
         if (xp) {
-            q4_regroup_activations(x->codes, m->padded, xp);
+            kc_q4_regroup(x->codes, m->padded, xp);
             gemv_q4_avx512(m, r0, r1, x, xp, y, bias);
             if (xp != local) free(xp);
             return;

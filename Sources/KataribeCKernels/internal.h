@@ -93,4 +93,7 @@ static inline float kc_bf16_to_float(uint16_t h) {
 
 static inline long kc_min(long a, long b) { return a < b ? a : b; }
 
+/// Activation codes regrouped for the AVX-512 Q4 GEMV: per 128 values, blocks 0, 2, 1, 3.
+void kc_q4_regroup(const int8_t *codes, long n, int8_t *out);
+
 #endif

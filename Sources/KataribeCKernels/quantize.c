@@ -286,7 +286,8 @@ KC_AVX2 static void quantize_activations_avx2(const float *x, long n, const kc_q
 
 void kc_quantize_activations(const float *x, long n, const kc_qactivations *out) {
 #if KC_X86
-    if (kc_isa() >= KC_ISA_AVX2) { quantize_activations_avx2(x, n, out); return; }
+    if (kc_isa() >= KC_ISA_AVX2) quantize_activations_avx2(x, n, out); else
 #endif
     quantize_activations_generic(x, n, out);
+    if (out->q4_codes) kc_q4_regroup(out->codes, n, out->q4_codes);
 }

@@ -33,7 +33,7 @@ enum MatrixProducts {
     ) {
         let columns = matrix.columns, padded = matrix.paddedColumns
         // x quantized once for all rows: codes, a scale per 256, a code sum per 32.
-        let activations = QuantizedActivations(padded: padded)
+        let activations = QuantizedActivations(padded: padded, format: matrix.format)
         defer { activations.deallocate() }
         activations.quantize(x, count: columns)
         let input = SendableQuantizedActivations(activations), ys = SendablePointer(y)
@@ -111,7 +111,7 @@ enum MatrixProducts {
             }
         case .quantized(let quantized):
             let activations = (0..<n).map { row in
-                let a = QuantizedActivations(padded: quantized.paddedColumns)
+                let a = QuantizedActivations(padded: quantized.paddedColumns, format: quantized.format)
                 a.quantize(x + row * columns, count: columns)
                 return a
             }
@@ -248,11 +248,14 @@ struct QuantizedActivations {
     let kernelForm: kc_qactivations
     let staging: UnsafeMutablePointer<Float>
 
-    init(padded: Int) {
+    /// `format` q4 also keeps the codes regrouped for the AVX-512 Q4 GEMV, once per product
+    /// rather than once per kernel call (row-wise products call it per tile and row).
+    init(padded: Int, format: WeightFormat) {
         self.padded = padded
         kernelForm = kc_qactivations(
             codes: .allocate(capacity: padded), super_scales: .allocate(capacity: padded / 256),
-            block_scales: .allocate(capacity: padded / 32), sums: .allocate(capacity: padded / 32))
+            block_scales: .allocate(capacity: padded / 32), sums: .allocate(capacity: padded / 32),
+            q4_codes: format == .q4 ? .allocate(capacity: padded) : nil)
         staging = .allocate(capacity: padded)
     }
 
@@ -268,6 +271,7 @@ struct QuantizedActivations {
         kernelForm.super_scales.deallocate()
         kernelForm.block_scales.deallocate()
         kernelForm.sums.deallocate()
+        kernelForm.q4_codes?.deallocate()
         staging.deallocate()
     }
 }

@@ -1,4 +1,6 @@
+import Foundation
 import KataribeCKernels
+import KataribeTestSupport
 import Testing
 @testable import KataribeTensor
 
@@ -33,6 +35,25 @@ struct AVX512KernelTests {
             let narrow = at(Int32(KC_ISA_AVX2)) { product(w, x, n: 1, bias: bias, parallelism: .serial) }
             #expect(wide.map(\.bitPattern) == narrow.map(\.bitPattern), "\(rowCount)x\(columns)")
         }
+    }
+
+    @Test("the AVX-512 Q4 GEMV gives the same bits with activations regrouped once per product or on each call")
+    func q4RegroupedOnceOrPerCall() throws {
+        guard !skipped("the AVX-512 Q4 GEMV") else { return }
+        let rowCount = 12, columns = 1000
+        let w = try quantized(weightLike(rowCount * columns, seed: 61), rows: rowCount, columns: columns, .q4)
+        guard case .quantized(let q) = w.storage else { Issue.record("not a quantized matrix"); return }
+        let x = pseudoRandom(columns, seed: 62)
+        func run(regroupedOnce: Bool) -> [Float] {
+            let a = QuantizedActivations(padded: q.paddedColumns, format: regroupedOnce ? .q4 : .q8)
+            defer { a.deallocate() }
+            a.quantize(x, count: columns)
+            var m = q.kernelMatrix, form = a.kernelForm
+            var y = [Float](repeating: .nan, count: rowCount)
+            at(Int32(KC_ISA_AVX512)) { kc_gemv_q4(&m, 0, rowCount, &form, &y, nil) }
+            return y
+        }
+        #expect(run(regroupedOnce: true).map(\.bitPattern) == run(regroupedOnce: false).map(\.bitPattern))
     }
 
     /// kc_gemm_q_rows over all rows of a Q8/Q4 matrix for n tokens, at the current level.
@@ -100,6 +121,43 @@ struct AVX512KernelTests {
             #expect(worst(oneRow, Array(expected[0..<rowCount])) < 1e-5, "one row \(rowCount)x\(columns)")
         }
         if kc_gemm_bf16_available() == 0 { print("note: this CPU lacks AVX-512 BF16; bfloat16 prompts ran the float32 GEMM on rounded inputs") }
+    }
+
+    /// Tests/Fixtures/kernels/bf16-linear.json (tools/kernels/make_bf16_linear_fixture.py): torch's
+    /// bfloat16 nn.Linear on the same weights and inputs, and float64 math on the rounded inputs.
+    @Test("bfloat16 products equal torch: float64 math on rounded inputs within float32 summation, torch's bfloat16 Linear within its output rounding")
+    func bfloat16ProductsMatchTorch() throws {
+        let data = try Data(contentsOf: TestPaths.fixture("kernels/bf16-linear.json"))
+        let document = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let cases = try #require(document["cases"] as? [[String: Any]])
+        #expect(cases.count == 3)
+        for item in cases {
+            let rows = try #require(item["rows"] as? Int), columns = try #require(item["cols"] as? Int), n = try #require(item["n"] as? Int)
+            func floats(_ key: String) throws -> [Float] { try #require(item[key] as? [Double]).map(Float.init) }
+            let exact = try #require(item["exact"] as? [Double]), torch = try floats("torch_bf16")
+            var w = try matrix(try floats("weights"), rows: rows, columns: columns, dtype: .bfloat16)
+            w.bfloat16Activations = true
+            let x = try floats("x"), bias = try floats("bias")
+            var results = [("product", product(w, x, n: n, bias: bias, parallelism: Parallelism(threadCount: 2)))]
+            if n > 1 {
+                var rowwise = [Float](repeating: .nan, count: n * rows)
+                x.withUnsafeBufferPointer { xp in
+                    bias.withUnsafeBufferPointer { bp in
+                        rowwise.withUnsafeMutableBufferPointer { yp in
+                            w.rowwiseGEMV(xp.baseAddress!, count: n, into: yp.baseAddress!, bias: bp.baseAddress!, parallelism: .serial)
+                        }
+                    }
+                }
+                results.append(("row-wise", rowwise))
+            }
+            for (name, y) in results {
+                // y[t][r] is laid out like the fixture's n × rows outputs.
+                let worstExact = zip(y, exact).map { abs(Double($0) - $1) / max(1, abs($1)) }.max() ?? .infinity
+                #expect(worstExact < 2e-5, "\(name) \(rows)x\(columns) n=\(n): \(worstExact) from float64")
+                let worstTorch = zip(y, torch).map { abs($0 - $1) - (0.008 * abs($1) + 0.002) }.max() ?? .infinity
+                #expect(worstTorch <= 0, "\(name) \(rows)x\(columns) n=\(n): beyond torch's bfloat16 output rounding by \(worstTorch)")
+            }
+        }
     }
 
     @Test("the AVX-512 BF16 GEMM gives the portable version's sums (same pair order)")

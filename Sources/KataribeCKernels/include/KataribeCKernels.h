@@ -96,6 +96,8 @@ typedef struct {
     float *super_scales;    // n / 256
     int16_t *block_scales;  // n / 32, each in [0, 31]
     int16_t *sums;          // n / 32, Σ codes of the block
+    int8_t *q4_codes;       // optional (NULL: regrouped on each call), n: the codes in the order the
+                            // AVX-512 Q4 GEMV reads them, filled by kc_quantize_activations
 } kc_qactivations;
 
 /// Quantizes activations x[n] (n a multiple of 256; pad with zeros).
