@@ -4,19 +4,62 @@
 // from memory once per call, every multiply is a float32 FMA, whatever the stored dtype.
 #include "internal.h"
 
+static void pack_group_generic(const float *x, long tokens, long cols, float *out) {
+    for (int t = 0; t < KC_GEMM_TOKENS; t++) {
+        if (t < tokens) {
+            const float *row = x + t * cols;
+            for (long k = 0; k < cols; k++) out[k * KC_GEMM_TOKENS + t] = row[k];
+        } else {
+            for (long k = 0; k < cols; k++) out[k * KC_GEMM_TOKENS + t] = 0;
+        }
+    }
+}
+
+#if KC_X86
+/// o[j] = (v[0][j], ..., v[7][j]): an 8 × 8 transpose in registers.
+KC_AVX2 static inline void transpose8(__m256 v[8]) {
+    __m256 t0 = _mm256_unpacklo_ps(v[0], v[1]), t1 = _mm256_unpackhi_ps(v[0], v[1]);
+    __m256 t2 = _mm256_unpacklo_ps(v[2], v[3]), t3 = _mm256_unpackhi_ps(v[2], v[3]);
+    __m256 t4 = _mm256_unpacklo_ps(v[4], v[5]), t5 = _mm256_unpackhi_ps(v[4], v[5]);
+    __m256 t6 = _mm256_unpacklo_ps(v[6], v[7]), t7 = _mm256_unpackhi_ps(v[6], v[7]);
+    // s_j holds columns j and j + 4 of four tokens
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    v[0] = _mm256_permute2f128_ps(s0, s4, 0x20); v[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
+    v[1] = _mm256_permute2f128_ps(s1, s5, 0x20); v[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+    v[2] = _mm256_permute2f128_ps(s2, s6, 0x20); v[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
+    v[3] = _mm256_permute2f128_ps(s3, s7, 0x20); v[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+// Packing was a strided scalar copy that the calling thread ran alone while the workers waited:
+// 10% of a 128-token gemma-3-270m prompt. Eight columns of eight tokens now move as one
+// register transpose.
+KC_AVX2 static void pack_group_avx2(const float *x, long cols, float *out) {
+    long k = 0;
+    for (; k + 8 <= cols; k += 8) {
+        __m256 v[8];
+        for (int t = 0; t < 8; t++) v[t] = _mm256_loadu_ps(x + t * cols + k);
+        transpose8(v);
+        for (int j = 0; j < 8; j++) _mm256_storeu_ps(out + (k + j) * KC_GEMM_TOKENS, v[j]);
+    }
+    for (; k < cols; k++) {
+        for (int t = 0; t < 8; t++) out[k * KC_GEMM_TOKENS + t] = x[t * cols + k];
+    }
+}
+#endif
+
 void kc_gemm_pack_x(const float *x, long n, long cols, float *xp) {
     long groups = (n + KC_GEMM_TOKENS - 1) / KC_GEMM_TOKENS;
     for (long g = 0; g < groups; g++) {
+        const float *first = x + g * KC_GEMM_TOKENS * cols;
         float *out = xp + g * cols * KC_GEMM_TOKENS;
-        for (int t = 0; t < KC_GEMM_TOKENS; t++) {
-            long token = g * KC_GEMM_TOKENS + t;
-            if (token < n) {
-                const float *row = x + token * cols;
-                for (long k = 0; k < cols; k++) out[k * KC_GEMM_TOKENS + t] = row[k];
-            } else {
-                for (long k = 0; k < cols; k++) out[k * KC_GEMM_TOKENS + t] = 0;
-            }
-        }
+        long tokens = kc_min(KC_GEMM_TOKENS, n - g * KC_GEMM_TOKENS);
+#if KC_X86
+        if (tokens == KC_GEMM_TOKENS && kc_isa() >= KC_ISA_AVX2) { pack_group_avx2(first, cols, out); continue; }
+#endif
+        pack_group_generic(first, tokens, cols, out);
     }
 }
 

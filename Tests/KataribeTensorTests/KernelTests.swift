@@ -125,6 +125,25 @@ struct KernelTests {
     }
 }
 
+    @Test("the prompt GEMM packs tokens the same with the AVX2 transpose as with the portable copy, for ragged token counts and widths")
+    func gemmPackingMatchesPortable() {
+        let tokens = 35, widest = 1031
+        let x = pseudoRandom(tokens * widest, seed: 41)
+        for (n, columns) in [(1, 8), (7, 13), (8, 8), (8, 15), (9, 640), (16, 1), (35, 1031)] {
+            func packed(portable: Bool) -> [Float] {
+                var out = [Float](repeating: .nan, count: Int(kc_gemm_packed_x_count(n, columns)))
+                KernelInfo.usePortableKernels(portable)
+                defer { KernelInfo.usePortableKernels(false) }
+                kc_gemm_pack_x(x, n, columns, &out)
+                return out
+            }
+            let portable = packed(portable: true)
+            #expect(packed(portable: false).map(\.bitPattern) == portable.map(\.bitPattern), "\(n) tokens × \(columns)")
+            // [group][column][token in group], zeros past the last token
+            #expect(portable[(n - 1) / 8 * columns * 8 + (columns - 1) * 8 + (n - 1) % 8] == x[(n - 1) * columns + columns - 1])
+        }
+    }
+
 @Suite("Thread pool")
 struct ParallelTests {
     final class Counter: @unchecked Sendable {

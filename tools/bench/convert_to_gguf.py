@@ -5,6 +5,11 @@ transformers 5 folds `rotary_pct` into `rope_parameters` when it parses config.j
 converter's GPT-NeoX code reads `rotary_pct` from the parsed config's dict. This wrapper puts the
 keys transformers dropped back into that dict and changes nothing else.
 
+A benchmark model whose tokenizer.json was cut to a smaller vocabulary (make_random_model.py
+--shape rinna-3.6b) is no tokenizer the converter knows by its fingerprint; with
+KATARIBE_GGUF_PRE=gpt-2 in the environment the converter is told to treat it as GPT-2-style byte
+level BPE (the ids a benchmark feeds are random, so only the file's layout matters).
+
 Usage: python tools/bench/convert_to_gguf.py LLAMA_CPP_DIR MODEL_DIR --outtype f16 --outfile OUT.gguf
 """
 import json
@@ -43,6 +48,11 @@ def main():
     transformers.AutoConfig.from_pretrained = _with_raw_keys
     script = os.path.join(llama_cpp, "convert_hf_to_gguf.py")
     sys.path.insert(0, llama_cpp)
+    pre_tokenizer = os.environ.get("KATARIBE_GGUF_PRE")
+    if pre_tokenizer:
+        from conversion import base
+
+        base.TextModel.get_vocab_base_pre = lambda self, tokenizer: pre_tokenizer
     sys.argv = [script] + sys.argv[2:]
     runpy.run_path(script, run_name="__main__")
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Kataribe and llama.cpp on the same GGUF files, interleaved over several rounds: prompt (pp) and
 generation (tg) tokens per second, medians, and Kataribe / llama.cpp ratios. Start it on an idle
-machine; every run records the 1-minute load average when it started.
+machine; every run records the 1-minute load average when it started. Besides the ratio of the
+medians, the median of the per-round ratios is printed: on a shared machine whose memory bandwidth
+drifts, the two systems of one round ran under much the same conditions.
 
     python3 tools/bench/gguf_vs_llama.py --llama-bench /work/llama.cpp-build/build/bin/llama-bench \\
         ~/.cache/kataribe/gguf/SmolLM2-135M-Instruct.Q4_1.gguf ~/.cache/kataribe/gguf/gemma-3-270m-q4_k_m.gguf
@@ -54,6 +56,9 @@ def main():
             print(f"| {os.path.basename(model)} | {name} | {pp:.1f} | {tg:.1f} | {min(loads):.2f}–{max(loads):.2f} |")
         k, l = medians["kataribe"], medians["llama.cpp"]
         print(f"| {os.path.basename(model)} | ratio | {k[0] / l[0]:.2f}× | {k[1] / l[1]:.2f}× | |")
+        per_round = [(a[0] / b[0], a[1] / b[1]) for a, b in zip(runs["kataribe"], runs["llama.cpp"])]
+        print(f"| {os.path.basename(model)} | median of per-round ratios | {statistics.median(r[0] for r in per_round):.2f}× | "
+              f"{statistics.median(r[1] for r in per_round):.2f}× | |")
 
 
 if __name__ == "__main__":

@@ -9,11 +9,14 @@ and the dtype. Output (keep it OUTSIDE the repository, it is ~2.8 GB):
     DIR/model.safetensors   float16 weights, N(0, 0.02) like GPT-NeoX's initializer,
                             LayerNorm weight 1 / bias 0
     DIR/tokenizer.json      copied from --tokenizer when given (llama.cpp's converter needs one;
-                            any GPT-NeoX-20B-style byte-level BPE works, unused ids are padded)
+                            any GPT-NeoX-20B-style byte-level BPE works: unused ids are padded, and
+                            a tokenizer larger than the vocabulary is cut to its first ids)
 
 Usage:
     python tools/bench/make_random_model.py /work/bench-models/open-calm-1b-random \
         [--tokenizer ../shared/tokenizers/gpt-neox-20b-hf/20B_tokenizer.json] [--layers 24] [--seed 0]
+    python tools/bench/make_random_model.py /work/bench-models/rinna-3.6b-random --shape rinna-3.6b \
+        --tokenizer ../shared/tokenizers/gpt-neox-20b-hf/20B_tokenizer.json     # ~7.2 GB
 
 The tensors are streamed to disk one at a time, so memory use stays near the largest tensor.
 """
@@ -21,7 +24,6 @@ The tensors are streamed to disk one at a time, so memory use stays near the lar
 import argparse
 import json
 import os
-import shutil
 import struct
 
 import numpy as np
@@ -54,6 +56,33 @@ def tensor_specs(hidden, layers, intermediate, vocab):
     return specs
 
 
+# config.json values of the real checkpoints (the random weights only need the shapes).
+SHAPES = {
+    "open-calm-1b": dict(hidden=2048, layers=24, heads=16, intermediate=8192, vocab=52096),
+    "rinna-3.6b": dict(hidden=2816, layers=36, heads=22, intermediate=11264, vocab=32000),
+}
+
+
+def copy_tokenizer(source, target, vocab):
+    """Copies a byte-level BPE tokenizer.json, keeping only ids below `vocab`.
+
+    llama.cpp's converter refuses a tokenizer with ids beyond the model's vocabulary; merges that
+    would produce or use a dropped token go too, so what is left is still a consistent BPE."""
+    with open(source, encoding="utf-8") as f:
+        tokenizer = json.load(f)
+    model = tokenizer["model"]
+    model["vocab"] = {piece: i for piece, i in model["vocab"].items() if i < vocab}
+    kept = model["vocab"]
+
+    def parts(merge):
+        return merge.split(" ", 1) if isinstance(merge, str) else merge
+
+    model["merges"] = [m for m in model["merges"] if all(p in kept for p in parts(m)) and "".join(parts(m)) in kept]
+    tokenizer["added_tokens"] = [t for t in tokenizer.get("added_tokens", []) if t["id"] < vocab]
+    with open(target, "w", encoding="utf-8") as f:
+        json.dump(tokenizer, f, ensure_ascii=False)
+
+
 def make(kind, shape, rng):
     if kind == "one":
         return np.ones(shape, dtype=np.float16)
@@ -72,15 +101,20 @@ def make(kind, shape, rng):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("directory")
-    parser.add_argument("--hidden", type=int, default=2048)
-    parser.add_argument("--layers", type=int, default=24)
-    parser.add_argument("--heads", type=int, default=16)
-    parser.add_argument("--intermediate", type=int, default=8192)
-    parser.add_argument("--vocab", type=int, default=52096)
+    parser.add_argument("--shape", choices=sorted(SHAPES), default="open-calm-1b",
+                        help="the real model whose config to copy (default open-calm-1b); the options below override it")
+    parser.add_argument("--hidden", type=int)
+    parser.add_argument("--layers", type=int)
+    parser.add_argument("--heads", type=int)
+    parser.add_argument("--intermediate", type=int)
+    parser.add_argument("--vocab", type=int)
     parser.add_argument("--context", type=int, default=2048)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tokenizer", help="a tokenizer.json to copy next to the weights")
     args = parser.parse_args()
+    for key, value in SHAPES[args.shape].items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
 
     os.makedirs(args.directory, exist_ok=True)
     config = {
@@ -107,7 +141,7 @@ def main():
     with open(os.path.join(args.directory, "config.json"), "w") as f:
         json.dump(config, f, indent=2)
     if args.tokenizer:
-        shutil.copyfile(args.tokenizer, os.path.join(args.directory, "tokenizer.json"))
+        copy_tokenizer(args.tokenizer, os.path.join(args.directory, "tokenizer.json"), args.vocab)
 
     specs = tensor_specs(args.hidden, args.layers, args.intermediate, args.vocab)
     header = {"__metadata__": {"format": "pt"}}

@@ -10,9 +10,15 @@ Usage:
         --llama-bench /path/to/llama.cpp/build/bin/llama-bench \
         [--kataribe .build/release/kataribe] [--rounds 3] [--threads 2] [--prompt 128] [--gen 64]
         [--context 1024] [--systems kataribe-f16,llama-f16,...] [--json results.json]
+        [--stream-read /tmp/stream_read]
 
 `--gguf PREFIX` means PREFIX-f16.gguf, PREFIX-q8_0.gguf and PREFIX-q4_0.gguf. Every run records
 the load average and CPU pressure when it started; the machine should be otherwise idle.
+
+On shared (virtual) machines the memory bandwidth can change several-fold within minutes, and
+generation speed follows it. `--stream-read` (tools/bench/stream_read.c, compiled) measures the
+two-thread read bandwidth just before every run, and each ratio is also given as the median of
+the per-round ratios: the two systems of a round ran minutes apart, under much the same bandwidth.
 """
 import argparse
 import json
@@ -109,6 +115,15 @@ def run(args, system):
     return run_transformers(args, variant)
 
 
+def read_bandwidth(args):
+    """Two-thread read GB/s from stream_read, or None without --stream-read."""
+    if not args.stream_read:
+        return None
+    out = subprocess.run([args.stream_read, str(args.threads)], capture_output=True, text=True, check=True).stdout
+    words = out.split()
+    return float(words[words.index("read") + 1])
+
+
 def median(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
@@ -131,6 +146,7 @@ def main():
     parser.add_argument("--kataribe-isa", choices=["avx2", "portable"],
                         help="cap Kataribe's kernels at this instruction set (KATARIBE_ISA)")
     parser.add_argument("--json", help="write every run here")
+    parser.add_argument("--stream-read", help="a compiled tools/bench/stream_read.c, run before every system's run")
     args = parser.parse_args()
     systems = args.systems.split(",")
 
@@ -152,37 +168,50 @@ def main():
         for system in order:
             load = os.getloadavg()[0]
             pressure = cpu_pressure()
+            bandwidth = read_bandwidth(args)
             started = time.time()
             result = run(args, system)
             result.update({"round": round_index, "loadavg_1m": load, "cpu_pressure_avg10": pressure,
-                           "seconds": time.time() - started})
+                           "read_gbps": bandwidth, "seconds": time.time() - started})
             runs[system].append(result)
+            read = "" if bandwidth is None else f", read {bandwidth:.1f} GB/s"
             print(f"round {round_index + 1} {system}: prompt {result.get('prompt', 0):.2f} gen "
-                  f"{result.get('generation', 0):.2f} tok/s (load {load:.2f})", file=sys.stderr)
+                  f"{result.get('generation', 0):.2f} tok/s (load {load:.2f}{read})", file=sys.stderr)
 
     summary = {}
     for system, results in runs.items():
         summary[system] = {key: median([r.get(key) for r in results])
-                           for key in ("prompt", "generation", "long_context", "load_seconds", "peak_rss", "loadavg_1m")}
+                           for key in ("prompt", "generation", "long_context", "load_seconds", "peak_rss", "loadavg_1m",
+                                       "read_gbps")}
 
     def fmt(value, digits=2):
         return "-" if value is None else f"{value:.{digits}f}"
 
     print(f"\nMedians of {args.rounds} rounds, {args.threads} threads, prompt {args.prompt}, "
           f"generation {args.gen} tokens, long context {args.context}.\n")
-    print("| system | prompt tok/s | generation tok/s | generation @%d tok/s | load s | peak RSS GiB | load avg |" % args.context)
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| system | prompt tok/s | generation tok/s | generation @%d tok/s | load s | peak RSS GiB | load avg "
+          "| read GB/s |" % args.context)
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for system in systems:
         s = summary[system]
         rss = None if s["peak_rss"] is None else s["peak_rss"] / 2**30
         print(f"| {system} | {fmt(s['prompt'])} | {fmt(s['generation'])} | {fmt(s['long_context'])} | "
-              f"{fmt(s['load_seconds'], 3)} | {fmt(rss)} | {fmt(s['loadavg_1m'])} |")
+              f"{fmt(s['load_seconds'], 3)} | {fmt(rss)} | {fmt(s['loadavg_1m'])} | {fmt(s['read_gbps'], 1)} |")
+    bandwidths = [r["read_gbps"] for results in runs.values() for r in results if r.get("read_gbps") is not None]
+    if bandwidths:
+        print(f"\nTwo-thread read bandwidth before the runs: {min(bandwidths):.1f}-{max(bandwidths):.1f} GB/s, "
+              f"median {statistics.median(bandwidths):.1f}.")
 
     def ratio(a, b, key_a, key_b=None):
+        """(ratio of the medians, median of the per-round ratios)."""
         if a not in summary or b not in summary:
             return None
         x, y = summary[a][key_a], summary[b][key_b or key_a]
-        return None if x is None or y is None or y == 0 else x / y
+        if x is None or y is None or y == 0:
+            return None
+        per_round = [ra.get(key_a) / rb.get(key_b or key_a) for ra, rb in zip(runs[a], runs[b])
+                     if ra.get(key_a) is not None and rb.get(key_b or key_a)]
+        return x / y, median(per_round)
 
     # Issue #20's goals (an AVX-512 machine); the first round's (issue #7) were 1.1x / 1.2x / 1.0x
     # for generation and 1.0x for the f16 prompt against transformers bf16.
@@ -199,11 +228,11 @@ def main():
     for dtype in ("f16", "q8", "q4"):
         targets.append((f"generation @{args.context} / @{args.prompt} ({dtype})",
                         ratio(f"kataribe-{dtype}", f"kataribe-{dtype}", "long_context", "generation"), 0.8))
-    print("\n| target | ratio | goal |")
-    print("| --- | ---: | ---: |")
+    print("\n| target | ratio of medians | median of per-round ratios | goal |")
+    print("| --- | ---: | ---: | ---: |")
     for name, value, goal in targets:
         if value is not None:
-            print(f"| {name} | {value:.2f}x | {'-' if goal is None else f'>= {goal}x'} |")
+            print(f"| {name} | {value[0]:.2f}x | {fmt(value[1])}x | {'-' if goal is None else f'>= {goal}x'} |")
     for system, report in prepared.items():
         print(f"\n{system}: first load ({report['weight_source']}) took {report['load_seconds']:.1f} s", end="")
     print()

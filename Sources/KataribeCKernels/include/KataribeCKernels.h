@@ -119,7 +119,7 @@ void kc_gemv_q8_batch(const kc_qmatrix *m, long r0, long r1, const kc_qactivatio
 
 enum { KC_GEMM_TOKENS = 8, KC_GEMM_ROWS = 6, KC_GEMM_KC = 256 };
 
-/// Bytes kc_gemm_pack_x needs for n tokens of `cols` values.
+/// Floats kc_gemm_pack_x writes for n tokens of `cols` values.
 static inline size_t kc_gemm_packed_x_count(long n, long cols) {
     return (size_t)((n + KC_GEMM_TOKENS - 1) / KC_GEMM_TOKENS) * (size_t)cols * KC_GEMM_TOKENS;
 }
