@@ -95,6 +95,52 @@ struct QuantizedModelTests {
         }
     }
 
+    @Test("converting a float16 matrix to bfloat16 at load gives the file's pages back: only the converted copy stays resident")
+    func conversionReleasesSourcePages() throws {
+        #if os(Linux)
+        // One float16 matrix (a checkpoint like rinna's) spanning 512 pages.
+        let name = "gpt_neox.layers.0.mlp.dense_h_to_4h.weight"
+        let bytes = (0..<2048 * 512).map { Float16(Float($0 % 997) / 50_000).bitPattern }.withUnsafeBytes { Array($0) }
+        let entry = SafetensorsWriter.Entry(name: name, dtype: .float16, shape: [2048, 512], bytes: bytes)
+        let directory = try makeModelDirectory(config: "{}", tensors: [entry])
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("model.safetensors").path
+
+        // The checkpoint as the loader maps it, held here so the mapping outlives the conversion.
+        let tensors = try CheckpointLoader.load(directory: directory)
+        var taker = WeightTaker(tensors: tensors, location: directory.path, format: .bfloat16, prequantized: [:],
+                                parallelism: .serial, skipping: { _ in false })
+        let converted = try taker.matrix(name, [2048, 512])
+        #expect(converted.format == .bfloat16)
+        let measured = try residentKiB(ofMappingsOf: file)
+        let resident = try #require(measured, "\(file) is not mapped")
+        // The 2 MiB float16 source was read in full; what stays is at most a few pages around it.
+        #expect(resident < 256, "\(resident) KiB of the 2048 KiB matrix still resident after converting it")
+        withExtendedLifetime(tensors) {}
+        #else
+        print("note: skipped the page-release check: it reads Linux's /proc/self/smaps")
+        #endif
+    }
+
+    /// KiB of `path`'s mappings resident in this process (nil when the file is not mapped).
+    func residentKiB(ofMappingsOf path: String) throws -> Int? {
+        // Read to the end: String(contentsOfFile:) trusts the size procfs reports and stops early.
+        let handle = try #require(FileHandle(forReadingAtPath: "/proc/self/smaps"))
+        defer { try? handle.close() }
+        let smaps = String(decoding: try handle.readToEnd() ?? Data(), as: UTF8.self)
+        var inFile = false, found = false, total = 0
+        for line in smaps.split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            if let first = fields.first, first.contains("-"), fields.count >= 5, !first.hasSuffix(":") {
+                inFile = fields.count >= 6 && fields[5...].joined(separator: " ") == path
+                found = found || inFile
+            } else if inFile, fields.first == "Rss:", fields.count >= 2, let kib = Int(fields[1]) {
+                total += kib
+            }
+        }
+        return found ? total : nil
+    }
+
     @Test("a float16 KV cache changes logits only by float16 rounding; float32 stays exact")
     func halfCache() throws {
         let reference = try Reference.load("seq-f32")
