@@ -163,8 +163,15 @@ enum MatrixProducts {
         let columns = weights.cols
         let packed = UnsafeMutablePointer<Float>.allocate(capacity: kc_gemm_packed_x_count(n, columns))
         defer { packed.deallocate() }
-        kc_gemm_pack_x(x, n, columns, packed)
         let groups = (n + Int(KC_GEMM_TOKENS) - 1) / Int(KC_GEMM_TOKENS)
+        // Token groups pack independently, so both cores share it: on the calling thread alone
+        // it left the workers waiting for ~4% of a gemma-3-270m prompt.
+        let source = SendableRawPointer(UnsafeRawPointer(x)), target = SendablePointer(packed)
+        parallelism.forEachChunk(of: groups, minimumChunk: 2, chunksPerThread: 1) { range in
+            let first = range.lowerBound * Int(KC_GEMM_TOKENS), end = min(n, range.upperBound * Int(KC_GEMM_TOKENS))
+            kc_gemm_pack_x(source.pointer.assumingMemoryBound(to: Float.self) + first * columns, end - first, columns,
+                           target.pointer + first * columns)
+        }
         let scratchCount = Int(KC_GEMM_ROWS) * Int(KC_GEMM_KC) + groups * Int(KC_GEMM_TOKENS) * Int(KC_GEMM_ROWS)
         let xp = SendablePointer(packed), ys = SendablePointer(y), b = bias.map { SendableRawPointer(UnsafeRawPointer($0)) }
         var w = weights

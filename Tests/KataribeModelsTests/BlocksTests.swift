@@ -71,6 +71,39 @@ struct BlocksTests {
         }
     }
 
+    @Test("a prompt's norms, activations and residual adds spread over the cores give each row the bits it gets alone")
+    func rowsSharedByCoresKeepTheirBits() {
+        let rows = 37, width = 640, threads = Parallelism(threadCount: 3)
+        let input = values(rows * width, seed: 5), addend = values(rows * width, seed: 6)
+        let norm = RMSNorm(weight: values(width, seed: 7), epsilon: 1e-6, unitOffset: true)
+        func run(_ body: (FloatRows, FloatRows) -> Void) -> [Float] {
+            var x = input, y = [Float](repeating: .nan, count: rows * width)
+            x.withUnsafeMutableBufferPointer { xb in
+                y.withUnsafeMutableBufferPointer { yb in
+                    body(FloatRows(base: xb.baseAddress!, width: width), FloatRows(base: yb.baseAddress!, width: width))
+                }
+            }
+            return y.allSatisfy(\.isNaN) ? x : y
+        }
+        func oneRowAtATime(_ body: (FloatRows, FloatRows) -> Void) -> [Float] {
+            run { x, y in
+                for r in 0..<rows { body(FloatRows(base: x.row(r), width: width), FloatRows(base: y.row(r), width: width)) }
+            }
+        }
+        #expect(run { norm($0, rows: rows, into: $1, parallelism: threads) }.map(\.bitPattern)
+                == oneRowAtATime { norm($0, rows: 1, into: $1) }.map(\.bitPattern))
+        for activation in [Activation.geluTanh, .silu] {
+            #expect(run { x, _ in CPUBackend(parallelism: threads).activate(activation, x, rows: rows) }.map(\.bitPattern)
+                    == oneRowAtATime { x, _ in CPUBackend(parallelism: .serial).activate(activation, x, rows: 1) }.map(\.bitPattern),
+                    "\(activation)")
+        }
+        addend.withUnsafeBufferPointer { a in
+            let addendRows = FloatRows(base: UnsafeMutablePointer(mutating: a.baseAddress!), width: width)
+            let shared = run { x, _ in addResidual(x, addendRows, rows: rows, parallelism: threads) }
+            #expect(shared == zip(input, addend).map { $0 + $1 })
+        }
+    }
+
     @Test("the KV cache holds kvHeads per layer: full-context bytes and growth keep what is cached")
     func cacheLayout() throws {
         let layout = KVCacheLayout(layers: 3, kvHeads: 2, headDim: 4, queryHeads: 8, format: .float16)

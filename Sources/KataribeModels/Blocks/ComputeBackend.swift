@@ -128,13 +128,23 @@ public struct CPUBackend: ComputeBackend {
 
     public func activate(_ activation: Activation, _ x: FloatRows, rows: Int) {
         // The vectorized activations finish a chunk's last few values with scalar code that rounds
-        // differently, so every row is split as a step of that row alone splits it.
+        // differently, so every row is split as a step of that row alone splits it. A row narrower
+        // than two of `activate`'s chunks is one piece alone, so the rows of a prompt can go to
+        // the cores whole (on the calling thread alone it kept the workers waiting).
+        if rows >= 4, x.width < 2 * Self.activationChunk {
+            parallelism.forEachChunk(of: rows, minimumChunk: 2, chunksPerThread: 2) { range in
+                for row in range { activation.apply(x.row(row), count: x.width) }
+            }
+            return
+        }
         for row in 0..<rows { activate(activation, x.row(row), count: x.width) }
     }
 
+    static let activationChunk = 16_384
+
     private func activate(_ activation: Activation, _ values: UnsafeMutablePointer<Float>, count: Int) {
         let base = SendablePointer(values)
-        parallelism.forEachChunk(of: count, minimumChunk: 16_384) { range in
+        parallelism.forEachChunk(of: count, minimumChunk: Self.activationChunk) { range in
             activation.apply(base.pointer + range.lowerBound, count: range.count)
         }
     }

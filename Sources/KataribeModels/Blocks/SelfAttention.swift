@@ -97,8 +97,10 @@ extension CPUBackend {
         linear(weights.gate, normed, rows: n, into: s.gate)                             // [n, I]
         linear(weights.up, normed, rows: n, into: s.up)                                 // [n, I]
         activate(activation, s.gate, rows: n)
-        let gate = s.gate.base, up = s.up.base
-        for i in 0..<(n * s.gate.width) { gate[i] = gate[i] * up[i] }
+        let gate = s.gate, up = s.up
+        parallelism.forEachChunk(of: n * gate.width, minimumChunk: 32_768) { range in
+            for i in range { gate.base[i] = gate.base[i] * up.base[i] }
+        }
         linear(weights.down, s.gate, rows: n, into: output)                             // [n, H]
     }
 }
@@ -108,4 +110,11 @@ extension CPUBackend {
 func addResidual(_ x: FloatRows, _ addend: FloatRows, rows: Int) {
     let a = x.base, b = addend.base
     for i in 0..<(rows * x.width) { a[i] = a[i] + b[i] }
+}
+
+/// The same, a prompt's rows shared by the cores (each sum is exact, so the split changes nothing).
+func addResidual(_ x: FloatRows, _ addend: FloatRows, rows: Int, parallelism: Parallelism) {
+    parallelism.forEachChunk(of: rows * x.width, minimumChunk: 32_768) { range in
+        for i in range { x.base[i] = x.base[i] + addend.base[i] }
+    }
 }

@@ -91,15 +91,15 @@ public final class LlamaModel: DecoderModel {
 
         for (layerIndex, layer) in weights.layers.enumerated() {
             // x = x + attention(RMSNorm₁(x))
-            layer.inputNorm(s.x, rows: n, into: s.normed)
+            layer.inputNorm(s.x, rows: n, into: s.normed, parallelism: b.parallelism)
             b.selfAttention(layer.attention, attentions[layerIndex], rotary: rotary, cos: s.rotaryCos, sin: s.rotarySin,
                             normed: s.normed, step: step, layer: layerIndex,
                             scratch: s.block, into: s.projected)
-            addResidual(s.x, s.projected, rows: n)
+            addResidual(s.x, s.projected, rows: n, parallelism: b.parallelism)
             // x = x + W_down·(silu(W_gate·m) ⊙ W_up·m),  m = RMSNorm₂(x)
-            layer.postAttentionNorm(s.x, rows: n, into: s.normed)
+            layer.postAttentionNorm(s.x, rows: n, into: s.normed, parallelism: b.parallelism)
             b.gatedMLP(layer.mlp, activation: .silu, normed: s.normed, rows: n, scratch: s.block, into: s.mlpOut)
-            addResidual(s.x, s.mlpOut, rows: n)
+            addResidual(s.x, s.mlpOut, rows: n, parallelism: b.parallelism)
         }
 
         // logits[i, V] = RMSNorm_f(x[logitRows[i]]) · W_lmᵀ
