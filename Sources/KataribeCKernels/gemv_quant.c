@@ -147,6 +147,14 @@ KC_AVX2 static void gemv_q4_avx2(const kc_qmatrix *m, long r0, long r1, const kc
 /// (low nibbles: 4c and 4c+2, high: 4c+1 and 4c+3), so the activations are first regrouped in
 /// that order (`xp`, once per call) and each nibble vector meets one contiguous 64-byte load;
 /// vpdpwssd fuses the AVX2 kernel's vpmaddwd + vpaddd.
+/// A vpermw index vector: int16 element e takes multiplier `first` for e < 16, `second` after,
+/// so one 512-bit product covers two 32-code blocks with their own multipliers.
+KC_AVX512 static inline __m512i block_pair_pick(int first, int second) {
+    int16_t index[32];
+    for (int e = 0; e < 32; e++) index[e] = (int16_t)(e < 16 ? first : second);
+    return _mm512_loadu_si512(index);
+}
+
 KC_AVX512 static void gemv_q4_avx512(const kc_qmatrix *m, long r0, long r1, const kc_qactivations *xa,
                                      const int8_t *xp, float *y, const float *bias) {
     const float *xs = xa->super_scales;
@@ -156,10 +164,8 @@ KC_AVX512 static void gemv_q4_avx512(const kc_qmatrix *m, long r0, long r1, cons
     // chunk 1 (4, 6) and (5, 7); int16 element e takes the first block for e < 16.
     __m512i pick[4];
     for (int v = 0; v < 4; v++) {
-        int16_t index[32];
         int first = (v >> 1) * 4 + (v & 1);
-        for (int e = 0; e < 32; e++) index[e] = (int16_t)(first + (e >= 16 ? 2 : 0));
-        pick[v] = _mm512_loadu_si512(index);
+        pick[v] = block_pair_pick(first, first + 2);
     }
     for (long r = r0; r < r1; r++) {
         const uint8_t *w = (const uint8_t *)m->codes + r * rowBytes;
@@ -259,11 +265,7 @@ KC_AVX512 static void gemv_q8_batch_avx512(const kc_qmatrix *m, long r0, long r1
     const long supers = m->padded / KC_SUPER, blocks = m->padded / KC_BLOCK, rowBytes = m->padded;
     // For block pair k: int16 element e of the multiplier vector is c[2k] (e < 16) or c[2k + 1].
     __m512i pick[4];
-    for (int k = 0; k < 4; k++) {
-        int16_t index[32];
-        for (int e = 0; e < 32; e++) index[e] = (int16_t)(2 * k + (e >= 16));
-        pick[k] = _mm512_loadu_si512(index);
-    }
+    for (int k = 0; k < 4; k++) pick[k] = block_pair_pick(2 * k, 2 * k + 1);
     const __m512i zero = _mm512_setzero_si512();
     for (long b0 = 0; b0 < n; b0 += GROUP) {
         const long count = n - b0 < GROUP ? n - b0 : GROUP;

@@ -90,16 +90,20 @@ struct BlocksTests {
                 for r in 0..<rows { body(FloatRows(base: x.row(r), width: width), FloatRows(base: y.row(r), width: width)) }
             }
         }
-        #expect(run { norm($0, rows: rows, into: $1, parallelism: threads) }.map(\.bitPattern)
+        let backend = CPUBackend(parallelism: threads)
+        #expect(run { backend.rmsNorm(norm, $0, rows: rows, into: $1) }.map(\.bitPattern)
                 == oneRowAtATime { norm($0, rows: 1, into: $1) }.map(\.bitPattern))
+        let layerNorm = LayerNorm(weight: values(width, seed: 8), bias: values(width, seed: 9), epsilon: 1e-5)
+        #expect(run { backend.layerNorm(layerNorm, $0, rows: rows, into: $1) }.map(\.bitPattern)
+                == oneRowAtATime { layerNorm($0, rows: 1, into: $1) }.map(\.bitPattern))
         for activation in [Activation.geluTanh, .silu] {
-            #expect(run { x, _ in CPUBackend(parallelism: threads).activate(activation, x, rows: rows) }.map(\.bitPattern)
+            #expect(run { x, _ in backend.activate(activation, x, rows: rows) }.map(\.bitPattern)
                     == oneRowAtATime { x, _ in CPUBackend(parallelism: .serial).activate(activation, x, rows: 1) }.map(\.bitPattern),
                     "\(activation)")
         }
         addend.withUnsafeBufferPointer { a in
             let addendRows = FloatRows(base: UnsafeMutablePointer(mutating: a.baseAddress!), width: width)
-            let shared = run { x, _ in addResidual(x, addendRows, rows: rows, parallelism: threads) }
+            let shared = run { x, _ in backend.addResidual(x, addendRows, rows: rows) }
             #expect(shared == zip(input, addend).map { $0 + $1 })
         }
     }

@@ -121,9 +121,32 @@ public struct CPUBackend: ComputeBackend {
         }
     }
 
-    @inline(__always)
+    /// Runs `body` on contiguous ranges of a step's rows: spread over the cores for a prompt (on
+    /// the calling thread alone, the row-wise steps between products kept the workers waiting),
+    /// in one piece for a few rows. Each row is computed exactly as alone either way.
+    func forEachRowRange(_ rows: Int, _ body: @Sendable (Range<Int>) -> Void) {
+        guard rows >= 8 else { return body(0..<rows) }
+        parallelism.forEachChunk(of: rows, minimumChunk: 4, chunksPerThread: 2, body)
+    }
+
     public func layerNorm(_ norm: LayerNorm, _ x: FloatRows, rows: Int, into y: FloatRows) {
-        norm(x, rows: rows, into: y)
+        forEachRowRange(rows) { range in
+            norm(FloatRows(base: x.row(range.lowerBound), width: x.width), rows: range.count,
+                 into: FloatRows(base: y.row(range.lowerBound), width: y.width))
+        }
+    }
+
+    public func rmsNorm(_ norm: RMSNorm, _ x: FloatRows, rows: Int, into y: FloatRows) {
+        forEachRowRange(rows) { range in
+            norm(x.row(range.lowerBound), rows: range.count, width: x.width, into: y.row(range.lowerBound))
+        }
+    }
+
+    /// x += addend over `rows` rows (the residual stream).
+    public func addResidual(_ x: FloatRows, _ addend: FloatRows, rows: Int) {
+        forEachRowRange(rows) { range in
+            for i in (range.lowerBound * x.width)..<(range.upperBound * x.width) { x.base[i] = x.base[i] + addend.base[i] }
+        }
     }
 
     public func activate(_ activation: Activation, _ x: FloatRows, rows: Int) {
@@ -131,8 +154,8 @@ public struct CPUBackend: ComputeBackend {
         // differently, so every row is split as a step of that row alone splits it. A row narrower
         // than two of `activate`'s chunks is one piece alone, so the rows of a prompt can go to
         // the cores whole (on the calling thread alone it kept the workers waiting).
-        if rows >= 4, x.width < 2 * Self.activationChunk {
-            parallelism.forEachChunk(of: rows, minimumChunk: 2, chunksPerThread: 2) { range in
+        if x.width < 2 * Self.activationChunk {
+            forEachRowRange(rows) { range in
                 for row in range { activation.apply(x.row(row), count: x.width) }
             }
             return

@@ -49,15 +49,4 @@ public struct RMSNorm: Sendable {
     public func callAsFunction(_ input: FloatRows, rows: Int, into output: FloatRows) {
         self(input.base, rows: rows, width: input.width, into: output.base)
     }
-
-    /// The same with the rows of a prompt spread over the cores, each computed exactly as alone:
-    /// the sum of squares runs in order (as the one-row path does), which made these norms the
-    /// longest stretch the calling thread ran alone in a gemma-3-270m prompt.
-    public func callAsFunction(_ input: FloatRows, rows: Int, into output: FloatRows, parallelism: Parallelism) {
-        guard rows >= 8, parallelism.threadCount > 1 else { return self(input, rows: rows, into: output) }
-        let width = input.width
-        parallelism.forEachChunk(of: rows, minimumChunk: 4, chunksPerThread: 2) { range in
-            self(input.row(range.lowerBound), rows: range.count, width: width, into: output.row(range.lowerBound))
-        }
-    }
 }

@@ -104,17 +104,3 @@ extension CPUBackend {
         linear(weights.down, s.gate, rows: n, into: output)                             // [n, H]
     }
 }
-
-/// Adds `addend` into `x`, element by element, for `rows` rows (the residual stream).
-@inline(__always)
-func addResidual(_ x: FloatRows, _ addend: FloatRows, rows: Int) {
-    let a = x.base, b = addend.base
-    for i in 0..<(rows * x.width) { a[i] = a[i] + b[i] }
-}
-
-/// The same, a prompt's rows shared by the cores (each sum is exact, so the split changes nothing).
-func addResidual(_ x: FloatRows, _ addend: FloatRows, rows: Int, parallelism: Parallelism) {
-    parallelism.forEachChunk(of: rows * x.width, minimumChunk: 32_768) { range in
-        for i in range { x.base[i] = x.base[i] + addend.base[i] }
-    }
-}

@@ -107,22 +107,22 @@ public final class GemmaModel: DecoderModel {
         for (layerIndex, layer) in weights.layers.enumerated() {
             let sliding = slidingLayers[layerIndex]
             // x = x + RMSNorm_post-attn(attention(RMSNorm_in(x)))
-            layer.inputNorm(s.x, rows: n, into: s.normed, parallelism: b.parallelism)
+            b.rmsNorm(layer.inputNorm, s.x, rows: n, into: s.normed)
             b.selfAttention(layer.attention, attentions[layerIndex], rotary: sliding ? localRotary : globalRotary,
                             cos: sliding ? s.localCos : s.globalCos, sin: sliding ? s.localSin : s.globalSin,
                             normed: s.normed, step: step, layer: layerIndex,
                             scratch: s.block, into: s.projected)
-            layer.postAttentionNorm(s.projected, rows: n, into: s.projected, parallelism: b.parallelism)
-            addResidual(s.x, s.projected, rows: n, parallelism: b.parallelism)
+            b.rmsNorm(layer.postAttentionNorm, s.projected, rows: n, into: s.projected)
+            b.addResidual(s.x, s.projected, rows: n)
             // x = x + RMSNorm_post-ff(W_down·(gelu_tanh(W_gate·m) ⊙ W_up·m)),  m = RMSNorm_pre-ff(x)
-            layer.preFeedforwardNorm(s.x, rows: n, into: s.normed, parallelism: b.parallelism)
+            b.rmsNorm(layer.preFeedforwardNorm, s.x, rows: n, into: s.normed)
             b.gatedMLP(layer.mlp, activation: .geluTanh, normed: s.normed, rows: n, scratch: s.block, into: s.mlpOut)
-            layer.postFeedforwardNorm(s.mlpOut, rows: n, into: s.mlpOut, parallelism: b.parallelism)
-            addResidual(s.x, s.mlpOut, rows: n, parallelism: b.parallelism)
+            b.rmsNorm(layer.postFeedforwardNorm, s.mlpOut, rows: n, into: s.mlpOut)
+            b.addResidual(s.x, s.mlpOut, rows: n)
         }
 
         // logits[i, V] = cap·tanh(RMSNorm_f(x[logitRows[i]]) · W_lmᵀ / cap)
-        b.outputLogits(step, rows: logitRows, x: s.x, normed: s.normed, norm: { weights.finalNorm($0, rows: $1, into: $2) },
+        b.outputLogits(step, rows: logitRows, x: s.x, normed: s.normed, norm: { b.rmsNorm(weights.finalNorm, $0, rows: $1, into: $2) },
                        head: weights.lmHead, into: logits)
         if let cap = finalSoftcap {
             for r in 0..<logitRows.count {

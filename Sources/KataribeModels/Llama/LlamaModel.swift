@@ -91,19 +91,19 @@ public final class LlamaModel: DecoderModel {
 
         for (layerIndex, layer) in weights.layers.enumerated() {
             // x = x + attention(RMSNorm₁(x))
-            layer.inputNorm(s.x, rows: n, into: s.normed, parallelism: b.parallelism)
+            b.rmsNorm(layer.inputNorm, s.x, rows: n, into: s.normed)
             b.selfAttention(layer.attention, attentions[layerIndex], rotary: rotary, cos: s.rotaryCos, sin: s.rotarySin,
                             normed: s.normed, step: step, layer: layerIndex,
                             scratch: s.block, into: s.projected)
-            addResidual(s.x, s.projected, rows: n, parallelism: b.parallelism)
+            b.addResidual(s.x, s.projected, rows: n)
             // x = x + W_down·(silu(W_gate·m) ⊙ W_up·m),  m = RMSNorm₂(x)
-            layer.postAttentionNorm(s.x, rows: n, into: s.normed, parallelism: b.parallelism)
+            b.rmsNorm(layer.postAttentionNorm, s.x, rows: n, into: s.normed)
             b.gatedMLP(layer.mlp, activation: .silu, normed: s.normed, rows: n, scratch: s.block, into: s.mlpOut)
-            addResidual(s.x, s.mlpOut, rows: n, parallelism: b.parallelism)
+            b.addResidual(s.x, s.mlpOut, rows: n)
         }
 
         // logits[i, V] = RMSNorm_f(x[logitRows[i]]) · W_lmᵀ
-        b.outputLogits(step, rows: logitRows, x: s.x, normed: s.normed, norm: { weights.finalNorm($0, rows: $1, into: $2) },
+        b.outputLogits(step, rows: logitRows, x: s.x, normed: s.normed, norm: { b.rmsNorm(weights.finalNorm, $0, rows: $1, into: $2) },
                        head: weights.lmHead, into: logits)
     }
 }
