@@ -192,6 +192,43 @@ static void micro(const float *xa, const float *xb, const float *w, long kc, flo
     micro_generic(xa, xb, w, kc, ca, cb);
 }
 
+/// Bytes of row r from column k0 to k0 + count as stored (dense, GGML blocks or Q8/Q4 codes).
+static void stored_span(const kc_weights *w, long r, long k0, long count, const char **start, long *bytes) {
+    switch (w->dtype) {
+    case KC_W_F32: *start = (const char *)w->data + r * w->row_bytes + k0 * 4; *bytes = count * 4; return;
+    case KC_W_F16: case KC_W_BF16: *start = (const char *)w->data + r * w->row_bytes + k0 * 2; *bytes = count * 2; return;
+    case KC_W_Q8: *start = (const char *)w->quantized.codes + r * w->quantized.padded + k0; *bytes = count; return;
+    case KC_W_Q4: *start = (const char *)w->quantized.codes + r * (w->quantized.padded / 2) + k0 / 2; *bytes = count / 2; return;
+    default: {
+        const long bs = kc_ggml_block_size(w->ggml_type), bb = kc_ggml_block_bytes(w->ggml_type);
+        *start = (const char *)w->data + r * w->row_bytes + k0 / bs * bb;
+        *bytes = (count + bs - 1) / bs * bb;
+        return;
+    }
+    }
+}
+
+/// Asks for what the next widening reads (the rows' next chunk, or the next rows' first) while
+/// the micro-kernels run: six short streams, which the hardware prefetchers follow late.
+static void prefetch_next_chunk(const kc_weights *w, long rb, long rows, long k0, long r1) {
+#if KC_X86
+    long next = k0 + KC_GEMM_KC, first = rb;
+    if (next >= w->cols) {
+        next = 0;
+        first = rb + KC_GEMM_ROWS;
+        rows = kc_min(KC_GEMM_ROWS, r1 - first);
+    }
+    for (long i = 0; i < rows; i++) {
+        const char *start;
+        long bytes;
+        stored_span(w, first + i, next, kc_min(KC_GEMM_KC, w->cols - next), &start, &bytes);
+        for (long b = 0; b < bytes; b += 64) _mm_prefetch(start + b, _MM_HINT_T0);
+    }
+#else
+    (void)w; (void)rb; (void)rows; (void)k0; (void)r1;
+#endif
+}
+
 void kc_gemm_rows(const kc_weights *w, long r0, long r1, const float *xp, long n,
                   float *y, long ldy, const float *bias, float *scratch) {
     const long cols = w->cols, groups = (n + KC_GEMM_TOKENS - 1) / KC_GEMM_TOKENS;
@@ -206,6 +243,7 @@ void kc_gemm_rows(const kc_weights *w, long r0, long r1, const float *xp, long n
                 // Short row blocks repeat their first row; those results are never stored.
                 kc_weights_row(w, rb + (i < rows ? i : 0), k0, kc, wide + i * KC_GEMM_KC);
             }
+            prefetch_next_chunk(w, rb, rows, k0, r1);
             long g = 0;
             for (; g + 2 <= groups; g += 2) {
                 micro(xp + g * cols * KC_GEMM_TOKENS + k0 * KC_GEMM_TOKENS,

@@ -194,6 +194,29 @@ KC_AVX512 static void micro_avx512(const uint8_t *xa, const uint8_t *xb, const f
 }
 #endif
 
+/// Asks for the codes the next tile reads (the rows' next super-block, or the next rows' first)
+/// while the micro-kernels run on this one: four short streams, which the hardware prefetchers
+/// left load_tile waiting on memory for ~10% of a q8 prompt.
+static void prefetch_next_tile(const kc_weights *w, long rb, long rows, long sb, long r1) {
+#if KC_X86
+    const kc_qmatrix *m = &w->quantized;
+    const long supers = m->padded / KC_SUPER, q8 = w->dtype == KC_W_Q8;
+    long next = sb + 1, first = rb;
+    if (next >= supers) {
+        next = 0;
+        first = rb + QX_ROWS;
+        rows = kc_min(QX_ROWS, r1 - first);
+    }
+    const long bytes = q8 ? KC_SUPER : KC_SUPER / 2, stride = q8 ? m->padded : m->padded / 2;
+    for (long i = 0; i < rows; i++) {
+        const char *codes = (const char *)m->codes + (first + i) * stride + next * bytes;
+        for (long b = 0; b < bytes; b += 64) _mm_prefetch(codes + b, _MM_HINT_T0);
+    }
+#else
+    (void)w; (void)rb; (void)rows; (void)sb; (void)r1;
+#endif
+}
+
 void kc_gemm_q_rows(const kc_weights *w, long r0, long r1, const kc_gemm_qx *x, float *y, long ldy,
                     const float *bias, float *scratch) {
     const long n = x->n, padded = x->padded, groups = (n + QX_TOKENS - 1) / QX_TOKENS;
@@ -213,6 +236,7 @@ void kc_gemm_q_rows(const kc_weights *w, long r0, long r1, const kc_gemm_qx *x, 
             if (kc_isa() >= KC_ISA_AVX2) load_tile_avx2(w, rb, rows, sb, &tile); else
 #endif
             load_tile(w, rb, rows, sb, &tile);
+            prefetch_next_tile(w, rb, rows, sb, r1);
             for (long g = 0; g < groups; g++) {
                 const uint8_t *xc = x->codes + ((size_t)g * padded + (size_t)sb * KC_SUPER) * QX_TOKENS;
                 const float *xs = x->scales + ((size_t)g * blocks + (size_t)sb * KC_SUBBLOCKS) * QX_TOKENS;

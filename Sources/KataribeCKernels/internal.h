@@ -96,4 +96,9 @@ static inline long kc_min(long a, long b) { return a < b ? a : b; }
 /// Activation codes regrouped for the AVX-512 Q4 GEMV: per 128 values, blocks 0, 2, 1, 3.
 void kc_q4_regroup(const int8_t *codes, long n, int8_t *out);
 
+/// The integer codes of `count` weights of a GGML row from block `src` (count a multiple of the
+/// block size), with a float scale and offset per 16 weights: weight = scale·code + offset
+/// exactly as dequantization forms it (ggml_quants.c). AVX2 and portable give the same values.
+void kc_ggml_codes(int type, const void *src, long count, int16_t *codes, float *scales, float *offsets);
+
 #endif

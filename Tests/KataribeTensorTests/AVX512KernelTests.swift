@@ -171,7 +171,7 @@ struct AVX512KernelTests {
             let x = pseudoRandom(n * columns, seed: 52)
             func run() -> [Float] {
                 var packed = [UInt16](repeating: 0, count: kc_gemm_bx_count(n, columns))
-                kc_gemm_pack_bx(x, n, columns, &packed)
+                kc_gemm_pack_bx(x, n, columns, 0, (n + 15) / 16, &packed)
                 var y = [Float](repeating: .nan, count: n * rowCount)
                 var scratch = [Float](repeating: 0, count: 128 * ((n + 15) / 16))
                 kc_gemm_bf16_rows(w, columns, 0, rowCount, packed, n, &y, rowCount, nil, &scratch)
@@ -181,6 +181,28 @@ struct AVX512KernelTests {
             let portable = at(Int32(KC_ISA_GENERIC)) { run() }
             let worst = zip(fast, portable).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? .infinity
             #expect(worst < 1e-6, "\(rowCount)x\(columns) n=\(n): \(worst)")
+        }
+    }
+}
+
+extension AVX512KernelTests {
+    @Test("bfloat16 packing on AVX-512 gives the portable bits: ties to even, NaN kept quiet, odd widths, padding tokens")
+    func bf16PackingMatchesPortable() throws {
+        guard !skipped("AVX-512 bfloat16 packing") else { return }
+        let specials: [Float] = [.nan, -.nan, .infinity, -.infinity, .greatestFiniteMagnitude, -.greatestFiniteMagnitude,
+                                 .leastNonzeroMagnitude, -.leastNormalMagnitude, 0, -0.0,
+                                 Float(bitPattern: 0x3f80_8000), Float(bitPattern: 0x3f81_8000), Float(bitPattern: 0x7f7f_8000)]
+        for (n, columns) in [(3, 40), (17, 33), (20, 64)] {
+            var x = pseudoRandom(n * columns, seed: 53).map { $0 * 1e3 }
+            for (i, value) in specials.enumerated() { x[(i * 7) % x.count] = value }
+            func pack() -> [UInt16] {
+                var packed = [UInt16](repeating: 0xdead, count: kc_gemm_bx_count(n, columns))
+                kc_gemm_pack_bx(x, n, columns, 0, (n + 15) / 16, &packed)
+                return packed
+            }
+            let wide = at(Int32(KC_ISA_AVX512)) { pack() }, portable = at(Int32(KC_ISA_GENERIC)) { pack() }
+            #expect(wide == portable, "n=\(n) cols=\(columns)")
+            #expect(!portable.contains(0xdead))
         }
     }
 }

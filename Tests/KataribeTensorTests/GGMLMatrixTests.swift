@@ -48,12 +48,13 @@ private func activations(_ count: Int, seed: UInt64) -> [Float] {
     }
 }
 
-/// How far an int8-activation product may be from the float product Σ w·x: each activation is
-/// rounded to its block's step amax/127, so by at most half of it; the rest is float rounding.
-private func activationTolerance(weights w: ArraySlice<Float>, x: [Float], block: Int) -> Double {
+/// How far a product with quantized activations may be from the float product Σ w·x: each
+/// activation is rounded to its block's step amax/levels (127 for int8, 32767 for int16), so by
+/// at most half of it; the rest is float rounding.
+private func activationTolerance(weights w: ArraySlice<Float>, x: [Float], block: Int, levels: Double = 127) -> Double {
     var bound = 0.0, magnitude = 0.0
     for start in stride(from: 0, to: x.count, by: block) {
-        let step = Double(x[start..<start + block].map(abs).max()!) / 127
+        let step = Double(x[start..<start + block].map(abs).max()!) / levels
         for i in start..<start + block {
             bound += Double(abs(w[w.startIndex + i])) * step / 2
             magnitude += Double(abs(w[w.startIndex + i] * x[i]))
@@ -181,23 +182,67 @@ struct GGMLMatrixTests {
         try expectGEMVMatchesPortable(type: type, isa: Int32(KC_ISA_AVX512))
     }
 
-    @Test("GEMM over several tokens equals per-token float products with the dequantized weights",
+    @Test("GEMM over several tokens equals per-token products with the dequantized weights (16-bit activations on AVX-512 VNNI)",
           arguments: GGMLMatrix.supportedTypes)
     func gemmMatchesDequantizedProducts(type: GGMLType) throws {
         let rows = 14, columns = testColumns(type), tokens = 11
         let matrix = try randomGGMLMatrix(type, rows: rows, columns: columns, seed: 200 + UInt64(type.rawValue))
-        let w = floats(matrix), x = pseudoRandom(tokens * columns, seed: 12), bias = pseudoRandom(rows, seed: 13)
+        let w = floats(matrix), x = activations(tokens * columns, seed: 12), bias = pseudoRandom(rows, seed: 13)
         var y = [Float](repeating: .nan, count: tokens * rows)
         WeightMatrix(matrix).gemm(x, count: tokens, into: &y, bias: bias, parallelism: Parallelism(threadCount: 2))
+        let sixteenBit = kc_isa() >= KC_ISA_AVX512
         for t in 0..<tokens {
             let token = Array(x[t * columns..<(t + 1) * columns])
             for r in 0..<rows {
                 let weights = w[r * columns..<(r + 1) * columns]
                 let expected = dot(weights, token) + Double(bias[r])
                 let magnitude = zip(weights, token).reduce(0.0) { $0 + Double(abs($1.0 * $1.1)) }
-                #expect(abs(Double(y[t * rows + r]) - expected) <= magnitude * 1e-5 + 1e-6, "\(type) token \(t) row \(r)")
+                let tolerance = sixteenBit ? activationTolerance(weights: weights, x: token, block: 32, levels: 32767)
+                                           : magnitude * 1e-5 + 1e-6
+                #expect(abs(Double(y[t * rows + r]) - expected) <= tolerance, "\(type) token \(t) row \(r)")
             }
         }
+    }
+
+    /// kc_gemm_ggml_rows over all rows for n tokens at `isa` (serial, so the forced level holds).
+    private func int16GEMM(_ matrix: GGMLMatrix, _ x: [Float], n: Int, isa: Int32) -> [Float] {
+        withISA(isa) {
+            var y = [Float](repeating: .nan, count: n * matrix.rows)
+            var weights = matrix.kernelWeights
+            let packed = UnsafeMutableRawPointer.allocate(byteCount: kc_gemm_wx_bytes(n, matrix.columns), alignment: 64)
+            let scratch = UnsafeMutableRawPointer.allocate(byteCount: kc_gemm_ggml_scratch_bytes(n), alignment: 64)
+            defer { packed.deallocate(); scratch.deallocate() }
+            kc_gemm_pack_wx(x, n, matrix.columns, 0, (n + 15) / 16, packed)
+            y.withUnsafeMutableBufferPointer { kc_gemm_ggml_rows(&weights, 0, matrix.rows, packed, n, $0.baseAddress!, matrix.rows, nil, scratch) }
+            return y
+        }
+    }
+
+    @Test("16-bit-activation GEMM: VNNI gives the portable version's bits, a token alone its bits in the batch, within 16-bit rounding of the float product",
+          arguments: GGMLMatrix.supportedTypes)
+    func int16GEMMMatchesPortable(type: GGMLType) throws {
+        // 37 tokens: two full groups of 16 and a ragged third that runs beside itself; 18 rows: a
+        // full panel of 16 and a short one.
+        let rows = 18, columns = testColumns(type) + 256, n = 37
+        let matrix = try randomGGMLMatrix(type, rows: rows, columns: columns, seed: 300 + UInt64(type.rawValue))
+        let w = floats(matrix), x = activations(n * columns, seed: 14)
+        let portable = int16GEMM(matrix, x, n: n, isa: Int32(KC_ISA_GENERIC))
+        for t in [0, 17, n - 1] {
+            let token = Array(x[t * columns..<(t + 1) * columns])
+            let alone = int16GEMM(matrix, token, n: 1, isa: Int32(KC_ISA_GENERIC))
+            #expect(alone.map(\.bitPattern) == portable[t * rows..<(t + 1) * rows].map(\.bitPattern), "\(type) token \(t)")
+            for r in 0..<rows {
+                let weights = w[r * columns..<(r + 1) * columns]
+                let tolerance = activationTolerance(weights: weights, x: token, block: 32, levels: 32767)
+                #expect(abs(Double(portable[t * rows + r]) - dot(weights, token)) <= tolerance, "\(type) token \(t) row \(r)")
+            }
+        }
+        guard kc_isa_detected() >= KC_ISA_AVX512 else {
+            print("note: skipped the VNNI 16-bit GEMM for \(type): this CPU lacks AVX-512 VNNI (portable version checked)")
+            return
+        }
+        let vnni = int16GEMM(matrix, x, n: n, isa: Int32(KC_ISA_AVX512))
+        #expect(vnni.map(\.bitPattern) == portable.map(\.bitPattern), "\(type)")
     }
 
     @Test("permutingRows copies the blocks of the named rows, in order")

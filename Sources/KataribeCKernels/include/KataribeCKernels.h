@@ -170,6 +170,24 @@ void kc_gemm_pack_qx(const float *x, long n, long cols, void *buffer, kc_gemm_qx
 void kc_gemm_q_rows(const kc_weights *w, long r0, long r1, const kc_gemm_qx *x, float *y, long ldy,
                     const float *bias, float *scratch);
 
+// MARK: GEMM for GGUF weights with 16-bit activations (prompts on AVX-512 VNNI)
+//
+// The weights' integer codes as stored (no widening to float) against each token rounded to
+// int16 per block of 32 (d_x = amax / 32767), multiplied with vpdpwssd; see gemm_ggml.c for the
+// arithmetic. Tokens packed in groups of 16.
+
+/// Bytes of the packed tokens (64-byte aligned buffer) for n tokens of `cols` (a multiple of 32).
+size_t kc_gemm_wx_bytes(long n, long cols);
+/// Packs token groups [g0, g1) of x[n][cols] (groups of 16 tokens; ranges may be packed in parallel).
+void kc_gemm_pack_wx(const float *x, long n, long cols, long g0, long g1, void *buffer);
+/// Scratch bytes kc_gemm_ggml_rows needs for n tokens.
+size_t kc_gemm_ggml_scratch_bytes(long n);
+/// Y[t][r] (ldy apart) for t < n and r in [r0, r1) with w a KC_W_GGML matrix and xp packed by
+/// kc_gemm_pack_wx. AVX-512 VNNI and portable versions give the same bits; a token's result does
+/// not depend on the other tokens.
+void kc_gemm_ggml_rows(const kc_weights *w, long r0, long r1, const void *xp, long n, float *y, long ldy,
+                       const float *bias, void *scratch);
+
 // MARK: bfloat16 GEMM with bfloat16 activations (AVX-512 BF16)
 //
 // For models run in bfloat16 (`--dtype bf16`): inputs rounded to bfloat16, exact products, float32
@@ -179,7 +197,8 @@ void kc_gemm_q_rows(const kc_weights *w, long r0, long r1, const kc_gemm_qx *x, 
 int kc_gemm_bf16_available(void);
 /// uint16 elements kc_gemm_pack_bx writes for n tokens of `cols`.
 size_t kc_gemm_bx_count(long n, long cols);
-void kc_gemm_pack_bx(const float *x, long n, long cols, uint16_t *out);
+/// Packs token groups [g0, g1) of x[n][cols] (groups of 16; ranges may be packed in parallel).
+void kc_gemm_pack_bx(const float *x, long n, long cols, long g0, long g1, uint16_t *out);
 /// out[i] = x[i] rounded to the nearest bfloat16 (ties to even), as a float.
 void kc_round_bf16(const float *x, float *out, long n);
 /// Y[t][r] (ldy apart) for t < n and r in [r0, r1) from bfloat16 rows w[rows][cols]; `scratch`
