@@ -658,60 +658,35 @@ KC_AVX2 static inline __attribute__((always_inline)) void dq32_pair(__m256i u, i
     dq16(_mm256_extracti128_si256(u, 1), offset, d1, m1, mode, out + 16);
 }
 
-KC_AVX2 static inline __attribute__((always_inline)) void dequantize_block_avx2(int type, const uint8_t *blk, float *out) {
+/// A block's unsigned codes (before the format's offset) as 32-byte vectors in weight order,
+/// u[i] = weights 32i ... 32i + 31: one vector for the 32-weight formats, eight for the K formats.
+/// Shared by dequantization and kc_ggml_codes.
+KC_AVX2 static inline __attribute__((always_inline)) void unsigned_codes_avx2(int type, const uint8_t *blk, __m256i u[8]) {
     const __m256i low4 = _mm256_set1_epi8(15), low2 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
     switch (type) {
-    case KC_GGML_Q8_0: {
-        const __m256 d = _mm256_set1_ps(load_half(blk)), zero = _mm256_setzero_ps();
-        for (int j = 0; j < 32; j += 8)
-            dq8(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(blk + 2 + j))), d, zero, DQ_SCALE, out + j);
-        break;
-    }
-    case KC_GGML_Q4_0: dq32(nibbles32(blk + 2), 8, load_half(blk), 0, DQ_SCALE, out); break;
-    case KC_GGML_Q5_0:
-        dq32(_mm256_or_si256(nibbles32(blk + 6), fifth_bits(load_u32(blk + 2))), 16, load_half(blk), 0, DQ_SCALE, out);
-        break;
-    case KC_GGML_Q4_1: dq32(nibbles32(blk + 4), 0, load_half(blk), load_half(blk + 2), DQ_PLUS, out); break;
-    case KC_GGML_Q5_1:
-        dq32(_mm256_or_si256(nibbles32(blk + 8), fifth_bits(load_u32(blk + 4))), 0, load_half(blk), load_half(blk + 2),
-             DQ_PLUS, out);
-        break;
-    case KC_GGML_Q2_K: {
-        const float d = load_half(blk + 80), dmin = load_half(blk + 82);
-        float dl[16], ml[16];
-        for (int i = 0; i < 16; i++) { dl[i] = d * (float)(blk[i] & 15); ml[i] = dmin * (float)(blk[i] >> 4); }
+    case KC_GGML_Q8_0: u[0] = _mm256_loadu_si256((const __m256i *)(blk + 2)); break;
+    case KC_GGML_Q4_0: u[0] = nibbles32(blk + 2); break;
+    case KC_GGML_Q5_0: u[0] = _mm256_or_si256(nibbles32(blk + 6), fifth_bits(load_u32(blk + 2))); break;
+    case KC_GGML_Q4_1: u[0] = nibbles32(blk + 4); break;
+    case KC_GGML_Q5_1: u[0] = _mm256_or_si256(nibbles32(blk + 8), fifth_bits(load_u32(blk + 4))); break;
+    case KC_GGML_Q2_K:
         for (int h = 0; h < 2; h++) {
             __m256i Q = _mm256_loadu_si256((const __m256i *)(blk + 16 + 32 * h));
-            for (int s = 0; s < 4; s++) {
-                int i = 8 * h + 2 * s;
-                dq32_pair(_mm256_and_si256(_mm256_srli_epi16(Q, 2 * s), low2), 0, dl[i], ml[i], dl[i + 1], ml[i + 1], DQ_MINUS,
-                          out + 128 * h + 32 * s);
-            }
+            for (int s = 0; s < 4; s++) u[4 * h + s] = _mm256_and_si256(_mm256_srli_epi16(Q, 2 * s), low2);
         }
         break;
-    }
     case KC_GGML_Q3_K: {
-        const float d = load_half(blk + 108);
-        int sc[16];
-        k3_scales(blk + 96, sc);
-        float dl[16];
-        for (int i = 0; i < 16; i++) dl[i] = d * (float)sc[i];
         __m256i H = _mm256_loadu_si256((const __m256i *)blk);
         for (int h = 0; h < 2; h++) {
             __m256i Q = _mm256_loadu_si256((const __m256i *)(blk + 32 + 32 * h));
             for (int s = 0; s < 4; s++) {
                 __m256i hb = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(H, 4 * h + s), one), 2);
-                __m256i u = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(Q, 2 * s), low2), hb);
-                int i = 8 * h + 2 * s;
-                dq32_pair(u, 4, dl[i], 0, dl[i + 1], 0, DQ_SCALE, out + 128 * h + 32 * s);
+                u[4 * h + s] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(Q, 2 * s), low2), hb);
             }
         }
         break;
     }
     case KC_GGML_Q4_K: case KC_GGML_Q5_K: {
-        const float d = load_half(blk), dmin = load_half(blk + 2);
-        int sc[8], mn[8];
-        k4_scales(blk + 4, sc, mn);
         const uint8_t *qs = blk + (type == KC_GGML_Q4_K ? 16 : 48);
         __m256i H = type == KC_GGML_Q5_K ? _mm256_loadu_si256((const __m256i *)(blk + 16)) : _mm256_setzero_si256();
         for (int c = 0; c < 4; c++) {
@@ -721,31 +696,66 @@ KC_AVX2 static inline __attribute__((always_inline)) void dequantize_block_avx2(
                 lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(H, 2 * c), one), 4));
                 hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(H, 2 * c + 1), one), 4));
             }
-            int j = 2 * c;
-            dq32(lo, 0, d * (float)sc[j], dmin * (float)mn[j], DQ_MINUS, out + 64 * c);
-            dq32(hi, 0, d * (float)sc[j + 1], dmin * (float)mn[j + 1], DQ_MINUS, out + 64 * c + 32);
+            u[2 * c] = lo;
+            u[2 * c + 1] = hi;
         }
+        break;
+    }
+    case KC_GGML_Q6_K:
+        for (int h = 0; h < 2; h++) {
+            __m256i L0 = _mm256_loadu_si256((const __m256i *)(blk + 64 * h));
+            __m256i L1 = _mm256_loadu_si256((const __m256i *)(blk + 64 * h + 32));
+            __m256i H = _mm256_loadu_si256((const __m256i *)(blk + 128 + 32 * h));
+            u[4 * h] = _mm256_or_si256(_mm256_and_si256(L0, low4), _mm256_slli_epi16(_mm256_and_si256(H, low2), 4));
+            u[4 * h + 1] = _mm256_or_si256(_mm256_and_si256(L1, low4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(H, 2), low2), 4));
+            u[4 * h + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(L0, 4), low4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(H, 4), low2), 4));
+            u[4 * h + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(L1, 4), low4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(H, 6), low2), 4));
+        }
+        break;
+    }
+}
+
+KC_AVX2 static inline __attribute__((always_inline)) void dequantize_block_avx2(int type, const uint8_t *blk, float *out) {
+    __m256i u[8];
+    unsigned_codes_avx2(type, blk, u);
+    switch (type) {
+    case KC_GGML_Q8_0: {
+        const __m256 d = _mm256_set1_ps(load_half(blk)), zero = _mm256_setzero_ps();
+        for (int j = 0; j < 32; j += 8)
+            dq8(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(blk + 2 + j))), d, zero, DQ_SCALE, out + j);
+        break;
+    }
+    case KC_GGML_Q4_0: dq32(u[0], 8, load_half(blk), 0, DQ_SCALE, out); break;
+    case KC_GGML_Q5_0: dq32(u[0], 16, load_half(blk), 0, DQ_SCALE, out); break;
+    case KC_GGML_Q4_1: case KC_GGML_Q5_1: dq32(u[0], 0, load_half(blk), load_half(blk + 2), DQ_PLUS, out); break;
+    case KC_GGML_Q2_K: {
+        const float d = load_half(blk + 80), dmin = load_half(blk + 82);
+        float dl[16], ml[16];
+        for (int i = 0; i < 16; i++) { dl[i] = d * (float)(blk[i] & 15); ml[i] = dmin * (float)(blk[i] >> 4); }
+        for (int v = 0; v < 8; v++) dq32_pair(u[v], 0, dl[2 * v], ml[2 * v], dl[2 * v + 1], ml[2 * v + 1], DQ_MINUS, out + 32 * v);
+        break;
+    }
+    case KC_GGML_Q3_K: {
+        const float d = load_half(blk + 108);
+        int sc[16];
+        k3_scales(blk + 96, sc);
+        float dl[16];
+        for (int i = 0; i < 16; i++) dl[i] = d * (float)sc[i];
+        for (int v = 0; v < 8; v++) dq32_pair(u[v], 4, dl[2 * v], 0, dl[2 * v + 1], 0, DQ_SCALE, out + 32 * v);
+        break;
+    }
+    case KC_GGML_Q4_K: case KC_GGML_Q5_K: {
+        const float d = load_half(blk), dmin = load_half(blk + 2);
+        int sc[8], mn[8];
+        k4_scales(blk + 4, sc, mn);
+        for (int j = 0; j < 8; j++) dq32(u[j], 0, d * (float)sc[j], dmin * (float)mn[j], DQ_MINUS, out + 32 * j);
         break;
     }
     case KC_GGML_Q6_K: {
         const float d = load_half(blk + 208);
         float dl[16];
         for (int i = 0; i < 16; i++) dl[i] = d * (float)(int8_t)blk[192 + i];
-        for (int h = 0; h < 2; h++) {
-            __m256i L0 = _mm256_loadu_si256((const __m256i *)(blk + 64 * h));
-            __m256i L1 = _mm256_loadu_si256((const __m256i *)(blk + 64 * h + 32));
-            __m256i H = _mm256_loadu_si256((const __m256i *)(blk + 128 + 32 * h));
-            __m256i u[4] = {
-                _mm256_or_si256(_mm256_and_si256(L0, low4), _mm256_slli_epi16(_mm256_and_si256(H, low2), 4)),
-                _mm256_or_si256(_mm256_and_si256(L1, low4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(H, 2), low2), 4)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(L0, 4), low4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(H, 4), low2), 4)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(L1, 4), low4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(H, 6), low2), 4)),
-            };
-            for (int s = 0; s < 4; s++) {
-                int i = 8 * h + 2 * s;
-                dq32_pair(u[s], 32, dl[i], 0, dl[i + 1], 0, DQ_SCALE, out + 128 * h + 32 * s);
-            }
-        }
+        for (int v = 0; v < 8; v++) dq32_pair(u[v], 32, dl[2 * v], 0, dl[2 * v + 1], 0, DQ_SCALE, out + 32 * v);
         break;
     }
     }
@@ -944,167 +954,79 @@ void kc_ggml_dequantize_row(int type, const void *src, long n, float *out) {
 // +m for Q4_1/Q5_1, 0 for the symmetric formats). One scale and offset per 16 weights, repeated
 // for the formats that have one per 32.
 
-static void codes_block(int type, const uint8_t *blk, int16_t *codes, float *scales, float *offsets) {
-    int q[256];
+/// The offset subtracted from a format's stored codes.
+static int code_offset(int type) {
+    switch (type) {
+    case KC_GGML_Q4_0: return 8;
+    case KC_GGML_Q5_0: return 16;
+    case KC_GGML_Q3_K: return 4;
+    case KC_GGML_Q6_K: return 32;
+    default: return 0;
+    }
+}
+
+/// A block's scale and offset per 16 weights (dequantize_block's factors).
+static void block_factors(int type, const uint8_t *blk, float *scales, float *offsets) {
     switch (type) {
     case KC_GGML_Q4_0: case KC_GGML_Q5_0: case KC_GGML_Q8_0: case KC_GGML_Q4_1: case KC_GGML_Q5_1: {
-        int offset = type == KC_GGML_Q4_0 ? 8 : type == KC_GGML_Q5_0 ? 16 : 0;
         int plus = type == KC_GGML_Q4_1 || type == KC_GGML_Q5_1;
-        float d = load_half(blk), m = plus ? load_half(blk + 2) : 0;
-        unpack32(type, blk, q);
-        for (int j = 0; j < 32; j++) codes[j] = (int16_t)(q[j] - offset);
-        scales[0] = scales[1] = d;
-        offsets[0] = offsets[1] = m;
+        scales[0] = scales[1] = load_half(blk);
+        offsets[0] = offsets[1] = plus ? load_half(blk + 2) : 0;
         break;
     }
     case KC_GGML_Q2_K: {
         float d = load_half(blk + 80), dmin = load_half(blk + 82);
-        unpack256(type, blk, q);
         for (int i = 0; i < 16; i++) {
             scales[i] = d * (float)(blk[i] & 15);
             offsets[i] = -(dmin * (float)(blk[i] >> 4));
         }
-        for (int j = 0; j < 256; j++) codes[j] = (int16_t)q[j];
         break;
     }
     case KC_GGML_Q3_K: {
         float d = load_half(blk + 108);
         int sc[16];
         k3_scales(blk + 96, sc);
-        unpack256(type, blk, q);
         for (int i = 0; i < 16; i++) { scales[i] = d * (float)sc[i]; offsets[i] = 0; }
-        for (int j = 0; j < 256; j++) codes[j] = (int16_t)(q[j] - 4);
         break;
     }
     case KC_GGML_Q4_K: case KC_GGML_Q5_K: {
         float d = load_half(blk), dmin = load_half(blk + 2);
         int sc[8], mn[8];
         k4_scales(blk + 4, sc, mn);
-        unpack256(type, blk, q);
         for (int j = 0; j < 8; j++) {
             scales[2 * j] = scales[2 * j + 1] = d * (float)sc[j];
             offsets[2 * j] = offsets[2 * j + 1] = -(dmin * (float)mn[j]);
         }
-        for (int j = 0; j < 256; j++) codes[j] = (int16_t)q[j];
         break;
     }
     case KC_GGML_Q6_K: {
         float d = load_half(blk + 208);
-        unpack256(type, blk, q);
         for (int i = 0; i < 16; i++) { scales[i] = d * (float)(int8_t)blk[192 + i]; offsets[i] = 0; }
-        for (int j = 0; j < 256; j++) codes[j] = (int16_t)(q[j] - 32);
         break;
     }
     }
+}
+
+static void codes_block(int type, const uint8_t *blk, int16_t *codes, float *scales, float *offsets) {
+    int q[256];
+    const int n = (int)kc_ggml_block_size(type), offset = code_offset(type);
+    if (n == 32) unpack32(type, blk, q); else unpack256(type, blk, q);
+    for (int j = 0; j < n; j++) codes[j] = (int16_t)(q[j] - offset);
+    block_factors(type, blk, scales, offsets);
 }
 
 #if KC_X86
-/// 32 byte codes minus `offset` as int16.
-KC_AVX2 static inline __attribute__((always_inline)) void store_codes32(__m256i u, int offset, int16_t *out) {
-    u = _mm256_sub_epi8(u, _mm256_set1_epi8((char)offset));
-    _mm256_storeu_si256((__m256i *)out, _mm256_cvtepi8_epi16(_mm256_castsi256_si128(u)));
-    _mm256_storeu_si256((__m256i *)(out + 16), _mm256_cvtepi8_epi16(_mm256_extracti128_si256(u, 1)));
-}
-
-/// codes_block with the codes unpacked 32 at a time (the scales are its scalar code).
+/// codes_block with the codes unpacked 32 at a time (unsigned_codes_avx2).
 KC_AVX2 static void codes_block_avx2(int type, const uint8_t *blk, int16_t *codes, float *scales, float *offsets) {
-    const __m256i low4 = _mm256_set1_epi8(15), low2 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
-    switch (type) {
-    case KC_GGML_Q8_0: case KC_GGML_Q4_0: case KC_GGML_Q5_0: case KC_GGML_Q4_1: case KC_GGML_Q5_1: {
-        __m256i u;
-        int offset = 0;
-        switch (type) {
-        case KC_GGML_Q8_0: u = _mm256_loadu_si256((const __m256i *)(blk + 2)); break;
-        case KC_GGML_Q4_0: u = nibbles32(blk + 2); offset = 8; break;
-        case KC_GGML_Q5_0: u = _mm256_or_si256(nibbles32(blk + 6), fifth_bits(load_u32(blk + 2))); offset = 16; break;
-        case KC_GGML_Q4_1: u = nibbles32(blk + 4); break;
-        default: u = _mm256_or_si256(nibbles32(blk + 8), fifth_bits(load_u32(blk + 4))); break;
-        }
-        store_codes32(u, offset, codes);
-        int plus = type == KC_GGML_Q4_1 || type == KC_GGML_Q5_1;
-        scales[0] = scales[1] = load_half(blk);
-        offsets[0] = offsets[1] = plus ? load_half(blk + 2) : 0;
-        return;
+    __m256i u[8];
+    unsigned_codes_avx2(type, blk, u);
+    const __m256i offset = _mm256_set1_epi8((char)code_offset(type));
+    for (int v = 0; v < (int)kc_ggml_block_size(type) / 32; v++) {
+        __m256i c = _mm256_sub_epi8(u[v], offset);
+        _mm256_storeu_si256((__m256i *)(codes + 32 * v), _mm256_cvtepi8_epi16(_mm256_castsi256_si128(c)));
+        _mm256_storeu_si256((__m256i *)(codes + 32 * v + 16), _mm256_cvtepi8_epi16(_mm256_extracti128_si256(c, 1)));
     }
-    case KC_GGML_Q2_K: {
-        for (int h = 0; h < 2; h++) {
-            __m256i Q = _mm256_loadu_si256((const __m256i *)(blk + 16 + 32 * h));
-            for (int s = 0; s < 4; s++) store_codes32(_mm256_and_si256(_mm256_srli_epi16(Q, 2 * s), low2), 0, codes + 128 * h + 32 * s);
-        }
-        break;
-    }
-    case KC_GGML_Q3_K: {
-        __m256i H = _mm256_loadu_si256((const __m256i *)blk);
-        for (int h = 0; h < 2; h++) {
-            __m256i Q = _mm256_loadu_si256((const __m256i *)(blk + 32 + 32 * h));
-            for (int s = 0; s < 4; s++) {
-                __m256i hb = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(H, 4 * h + s), one), 2);
-                store_codes32(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(Q, 2 * s), low2), hb), 4, codes + 128 * h + 32 * s);
-            }
-        }
-        break;
-    }
-    case KC_GGML_Q4_K: case KC_GGML_Q5_K: {
-        const uint8_t *qs = blk + (type == KC_GGML_Q4_K ? 16 : 48);
-        __m256i H = type == KC_GGML_Q5_K ? _mm256_loadu_si256((const __m256i *)(blk + 16)) : _mm256_setzero_si256();
-        for (int c = 0; c < 4; c++) {
-            __m256i Q = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
-            __m256i lo = _mm256_and_si256(Q, low4), hi = _mm256_and_si256(_mm256_srli_epi16(Q, 4), low4);
-            if (type == KC_GGML_Q5_K) {
-                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(H, 2 * c), one), 4));
-                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(H, 2 * c + 1), one), 4));
-            }
-            store_codes32(lo, 0, codes + 64 * c);
-            store_codes32(hi, 0, codes + 64 * c + 32);
-        }
-        break;
-    }
-    case KC_GGML_Q6_K: {
-        for (int h = 0; h < 2; h++) {
-            __m256i L0 = _mm256_loadu_si256((const __m256i *)(blk + 64 * h));
-            __m256i L1 = _mm256_loadu_si256((const __m256i *)(blk + 64 * h + 32));
-            __m256i H = _mm256_loadu_si256((const __m256i *)(blk + 128 + 32 * h));
-            __m256i u[4] = {
-                _mm256_or_si256(_mm256_and_si256(L0, low4), _mm256_slli_epi16(_mm256_and_si256(H, low2), 4)),
-                _mm256_or_si256(_mm256_and_si256(L1, low4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(H, 2), low2), 4)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(L0, 4), low4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(H, 4), low2), 4)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(L1, 4), low4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(H, 6), low2), 4)),
-            };
-            for (int s = 0; s < 4; s++) store_codes32(u[s], 32, codes + 128 * h + 32 * s);
-        }
-        break;
-    }
-    }
-    // The K formats' scales: codes_block's scalar code on a block with no codes to unpack.
-    switch (type) {
-    case KC_GGML_Q2_K: {
-        float d = load_half(blk + 80), dmin = load_half(blk + 82);
-        for (int i = 0; i < 16; i++) { scales[i] = d * (float)(blk[i] & 15); offsets[i] = -(dmin * (float)(blk[i] >> 4)); }
-        break;
-    }
-    case KC_GGML_Q3_K: {
-        float d = load_half(blk + 108);
-        int sc[16];
-        k3_scales(blk + 96, sc);
-        for (int i = 0; i < 16; i++) { scales[i] = d * (float)sc[i]; offsets[i] = 0; }
-        break;
-    }
-    case KC_GGML_Q4_K: case KC_GGML_Q5_K: {
-        float d = load_half(blk), dmin = load_half(blk + 2);
-        int sc[8], mn[8];
-        k4_scales(blk + 4, sc, mn);
-        for (int j = 0; j < 8; j++) {
-            scales[2 * j] = scales[2 * j + 1] = d * (float)sc[j];
-            offsets[2 * j] = offsets[2 * j + 1] = -(dmin * (float)mn[j]);
-        }
-        break;
-    }
-    case KC_GGML_Q6_K: {
-        float d = load_half(blk + 208);
-        for (int i = 0; i < 16; i++) { scales[i] = d * (float)(int8_t)blk[192 + i]; offsets[i] = 0; }
-        break;
-    }
-    }
+    block_factors(type, blk, scales, offsets);
 }
 #endif
 

@@ -166,7 +166,8 @@ struct AVX512KernelTests {
             print("note: skipped the AVX-512 BF16 GEMM: this CPU lacks AVX-512 BF16")
             return
         }
-        for (rowCount, columns, n) in [(8, 64, 1), (13, 258, 17), (24, 2048, 40)] {
+        // 4354 columns: 17 chunks of 256 and a ragged one.
+        for (rowCount, columns, n) in [(8, 64, 1), (13, 258, 17), (24, 2048, 40), (11, 4354, 18)] {
             let w = pseudoRandom(rowCount * columns, seed: 51).map { BFloat16Rounding.bits($0) }
             let x = pseudoRandom(n * columns, seed: 52)
             func run() -> [Float] {
