@@ -42,12 +42,18 @@ size_t kc_gemm_wx_bytes(long n, long cols) { return (size_t)((n + WX_TOKENS - 1)
 // MARK: Activations
 
 /// Symmetric round-to-nearest-even codes in [−32767, 32767] for a block of 32, as
-/// kc_ggml_quantize_activations does with 127.
+/// kc_ggml_quantize_activations does with 127. A NaN in the block makes its scale NaN, so the
+/// token's results are NaN as the float product's would be (fmaxf alone would skip it).
 static void pack_token_generic(const float *x, long cols, int lane, wx_group g) {
     for (long b = 0; b < cols / 32; b++) {
         const float *xb = x + b * 32;
         float amax = 0;
-        for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(xb[i]));
+        int nan = 0;
+        for (int i = 0; i < 32; i++) {
+            nan |= isnan(xb[i]);
+            amax = fmaxf(amax, fabsf(xb[i]));
+        }
+        if (nan) amax = NAN;
         float d = amax / 32767, id = d != 0 ? 32767 / amax : 0;
         int32_t sums[2] = {0, 0};
         for (int i = 0; i < 32; i++) {
@@ -68,6 +74,7 @@ KC_AVX512 static void pack_token_avx512(const float *x, long cols, int lane, wx_
     for (long b = 0; b < cols / 32; b++) {
         __m512 v0 = _mm512_loadu_ps(x + b * 32), v1 = _mm512_loadu_ps(x + b * 32 + 16);
         float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+        if (_mm512_cmp_ps_mask(v0, v0, _CMP_UNORD_Q) | _mm512_cmp_ps_mask(v1, v1, _CMP_UNORD_Q)) amax = NAN;
         float d = amax / 32767, id = d != 0 ? 32767 / amax : 0;
         __m512i c0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, _mm512_set1_ps(id)));
         __m512i c1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, _mm512_set1_ps(id)));

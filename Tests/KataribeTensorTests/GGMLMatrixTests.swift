@@ -218,7 +218,7 @@ struct GGMLMatrixTests {
         }
     }
 
-    @Test("16-bit-activation GEMM: VNNI gives the portable version's bits, a token alone its bits in the batch, within 16-bit rounding of the float product",
+    @Test("16-bit-activation GEMM: VNNI gives the portable version's bits, a token alone its bits in the batch, within 16-bit rounding of the float product, a NaN only in its own token",
           arguments: GGMLMatrix.supportedTypes)
     func int16GEMMMatchesPortable(type: GGMLType) throws {
         // 37 tokens: two full groups of 16 and a ragged third that runs beside itself; 18 rows: a
@@ -236,6 +236,14 @@ struct GGMLMatrixTests {
                 let tolerance = activationTolerance(weights: weights, x: token, block: 32, levels: 32767)
                 #expect(abs(Double(portable[t * rows + r]) - dot(weights, token)) <= tolerance, "\(type) token \(t) row \(r)")
             }
+        }
+        // A NaN activation makes its token's results NaN (as the float product would), and only its token's.
+        var poisoned = x
+        poisoned[17 * columns + 5] = .nan
+        for isa in [Int32(KC_ISA_GENERIC), kc_isa_detected()] {
+            let y = int16GEMM(matrix, poisoned, n: n, isa: isa)
+            #expect(y[17 * rows..<18 * rows].allSatisfy { $0.isNaN }, "\(type) isa \(isa)")
+            #expect(y[16 * rows..<17 * rows].map(\.bitPattern) == portable[16 * rows..<17 * rows].map(\.bitPattern))
         }
         guard kc_isa_detected() >= KC_ISA_AVX512 else {
             print("note: skipped the VNNI 16-bit GEMM for \(type): this CPU lacks AVX-512 VNNI (portable version checked)")
