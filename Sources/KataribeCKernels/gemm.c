@@ -211,7 +211,6 @@ static void stored_span(const kc_weights *w, long r, long k0, long count, const 
 /// Asks for what the next widening reads (the rows' next chunk, or the next rows' first) while
 /// the micro-kernels run: six short streams, which the hardware prefetchers follow late.
 static void prefetch_next_chunk(const kc_weights *w, long rb, long rows, long k0, long r1) {
-#if KC_X86
     long next = k0 + KC_GEMM_KC, first = rb;
     if (next >= w->cols) {
         next = 0;
@@ -222,11 +221,8 @@ static void prefetch_next_chunk(const kc_weights *w, long rb, long rows, long k0
         const char *start;
         long bytes;
         stored_span(w, first + i, next, kc_min(KC_GEMM_KC, w->cols - next), &start, &bytes);
-        for (long b = 0; b < bytes; b += 64) _mm_prefetch(start + b, _MM_HINT_T0);
+        kc_prefetch_lines_t0(start, bytes);
     }
-#else
-    (void)w; (void)rb; (void)rows; (void)k0; (void)r1;
-#endif
 }
 
 void kc_gemm_rows(const kc_weights *w, long r0, long r1, const float *xp, long n,

@@ -1,11 +1,12 @@
 // Prompt processing for GGUF weights on AVX-512 VNNI: the weights' integer codes as stored,
 // against activations rounded to 16 bits per block of 32, with vpdpwssd (32 multiply-adds per
-// instruction where the float GEMM's FMA does 16, measured 2.3× the FMA's rate on Zen 4).
+// instruction where the float GEMM's 256-bit FMA does 8; on Zen 4, which splits 512-bit
+// operations in two, measured 2.3× the FMA's multiply-adds per second).
 //
-// Why 16 bits and not llama.cpp's 8: scoring text through a GGUF file agrees with transformers
-// (on the dequantized weights) to 0.0008 nats per token, where 8-bit activations are 0.08 off; a
-// 16-bit step is amax/32767, 250 times finer, and moves that figure by less than the float16 KV
-// cache does (RealGGUFModelTests). Weights lose nothing: every format is scale·code + offset
+// Why 16 bits and not llama.cpp's 8: scoring text through the real GGUF files agrees with
+// transformers (on the dequantized weights) to 0.0008 / 0.0005 nats per token with float
+// activations, where llama.cpp's 8-bit ones are 0.08 / 0.11 off; a 16-bit step is amax/32767, 258
+// times finer, and measures 0.0009 / 0.0007 (RealGGUFModelTests). Weights lose nothing: every format is scale·code + offset
 // with integer codes (kc_ggml_codes), so per block of 16 or 32 weights
 //     Σ w·x = (d_x·scale)·Σ code·c + offset·(d_x·Σ c)        (x = d_x·c)
 // with the integer sums exact. Each token's result is a fixed sequence of float operations over
@@ -220,7 +221,6 @@ KC_WX_MICRO(micro_avx512_16_offsets, 16, 1)
 /// first) while the micro-kernels run: unpacking 16 rows at a time is 16 short streams, which the
 /// hardware prefetchers left waiting on memory for 8% of a gemma-3-270m prompt.
 static void prefetch_next_chunk(const kc_weights *w, long pb, long rows, long k0, long r1) {
-#if KC_X86
     const long bs = kc_ggml_block_size(w->ggml_type), bytes = kc_ggml_block_bytes(w->ggml_type);
     long next = k0 + WX_CHUNK, first = pb;
     if (next >= w->cols) {
@@ -229,13 +229,7 @@ static void prefetch_next_chunk(const kc_weights *w, long pb, long rows, long k0
         rows = kc_min(WX_PANEL, r1 - first);
     }
     const long length = kc_min(WX_CHUNK, w->cols - next) / bs * bytes;
-    for (long i = 0; i < rows; i++) {
-        const char *start = (const char *)w->data + (first + i) * w->row_bytes + next / bs * bytes;
-        for (long b = 0; b < length; b += 64) _mm_prefetch(start + b, _MM_HINT_T0);
-    }
-#else
-    (void)w; (void)pb; (void)rows; (void)k0; (void)r1;
-#endif
+    for (long i = 0; i < rows; i++) kc_prefetch_lines_t0((const char *)w->data + (first + i) * w->row_bytes + next / bs * bytes, length);
 }
 
 void kc_gemm_ggml_rows(const kc_weights *w, long r0, long r1, const void *xp, long n, float *y, long ldy,

@@ -198,7 +198,6 @@ KC_AVX512 static void micro_avx512(const uint8_t *xa, const uint8_t *xb, const f
 /// while the micro-kernels run on this one: four short streams, which the hardware prefetchers
 /// left load_tile waiting on memory for ~10% of a q8 prompt.
 static void prefetch_next_tile(const kc_weights *w, long rb, long rows, long sb, long r1) {
-#if KC_X86
     const kc_qmatrix *m = &w->quantized;
     const long supers = m->padded / KC_SUPER, q8 = w->dtype == KC_W_Q8;
     long next = sb + 1, first = rb;
@@ -208,13 +207,7 @@ static void prefetch_next_tile(const kc_weights *w, long rb, long rows, long sb,
         rows = kc_min(QX_ROWS, r1 - first);
     }
     const long bytes = q8 ? KC_SUPER : KC_SUPER / 2, stride = q8 ? m->padded : m->padded / 2;
-    for (long i = 0; i < rows; i++) {
-        const char *codes = (const char *)m->codes + (first + i) * stride + next * bytes;
-        for (long b = 0; b < bytes; b += 64) _mm_prefetch(codes + b, _MM_HINT_T0);
-    }
-#else
-    (void)w; (void)rb; (void)rows; (void)sb; (void)r1;
-#endif
+    for (long i = 0; i < rows; i++) kc_prefetch_lines_t0((const char *)m->codes + (first + i) * stride + next * bytes, bytes);
 }
 
 void kc_gemm_q_rows(const kc_weights *w, long r0, long r1, const kc_gemm_qx *x, float *y, long ldy,

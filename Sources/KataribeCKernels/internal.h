@@ -27,6 +27,12 @@ static inline void kc_prefetch_lines(const void *p, long bytes) {
     for (long b = 0; b < bytes; b += 64) _mm_prefetch((const char *)p + b, _MM_HINT_NTA);
 }
 
+/// Prefetch of `bytes` bytes at `p` into all cache levels, one hint per line: for what the next
+/// tile of a GEMM reads while the micro-kernels run on this one.
+static inline void kc_prefetch_lines_t0(const void *p, long bytes) {
+    for (long b = 0; b < bytes; b += 64) _mm_prefetch((const char *)p + b, _MM_HINT_T0);
+}
+
 /// The sum of the 8 lanes of v (the kernels' final reduction of a row's accumulators).
 KC_AVX2 static inline float kc_hsum8(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -36,6 +42,7 @@ KC_AVX2 static inline float kc_hsum8(__m256 v) {
 }
 #else
 #define KC_X86 0
+static inline void kc_prefetch_lines_t0(const void *p, long bytes) { (void)p; (void)bytes; }
 #endif
 
 static inline float kc_half_to_float(uint16_t h) {
