@@ -6,8 +6,8 @@
 // Why 16 bits and not llama.cpp's 8: scoring text through the real GGUF files agrees with
 // transformers (on the dequantized weights) to 0.0008 / 0.0005 nats per token with float
 // activations, where llama.cpp's 8-bit ones are 0.08 / 0.11 off; a 16-bit step is amax/32767, 258
-// times finer, and measures 0.0009 / 0.0007 (RealGGUFModelTests). Weights lose nothing: every format is scale·code + offset
-// with integer codes (kc_ggml_codes), so per block of 16 or 32 weights
+// times finer, and measures 0.0009 / 0.0007 (RealGGUFModelTests). Weights lose nothing: every
+// format is scale·code + offset with integer codes (kc_ggml_codes), so per block of 16 or 32 weights
 //     Σ w·x = (d_x·scale)·Σ code·c + offset·(d_x·Σ c)        (x = d_x·c)
 // with the integer sums exact. Each token's result is a fixed sequence of float operations over
 // the blocks in column order, the same in the portable and AVX-512 versions (fmaf is a correctly
