@@ -140,13 +140,6 @@ KC_AVX2 static void gemv_q4_avx2(const kc_qmatrix *m, long r0, long r1, const kc
     if (r < r1) gemv_generic(m, 1, r, r1, xa, y, bias);
 }
 
-/// Q4 rows with 512-bit registers and VNNI, bit-identical to gemv_q4_avx2: every int32 lane j of
-/// a super-block still sums s·t·(u·x over bytes 4j..4j+3) of each of its eight blocks, and the
-/// same −8·Σ s·t·Σx correction lands in lanes 0-3, so after the two 256-bit halves are added the
-/// float work is the AVX2 kernel's, operation for operation. 64 code bytes hold blocks 4c...4c+3
-/// (low nibbles: 4c and 4c+2, high: 4c+1 and 4c+3), so the activations are first regrouped in
-/// that order (`xp`, once per call) and each nibble vector meets one contiguous 64-byte load;
-/// vpdpwssd fuses the AVX2 kernel's vpmaddwd + vpaddd.
 /// A vpermw index vector: int16 element e takes multiplier `first` for e < 16, `second` after,
 /// so one 512-bit product covers two 32-code blocks with their own multipliers.
 KC_AVX512 static inline __m512i block_pair_pick(int first, int second) {
@@ -155,6 +148,13 @@ KC_AVX512 static inline __m512i block_pair_pick(int first, int second) {
     return _mm512_loadu_si512(index);
 }
 
+/// Q4 rows with 512-bit registers and VNNI, bit-identical to gemv_q4_avx2: every int32 lane j of
+/// a super-block still sums s·t·(u·x over bytes 4j..4j+3) of each of its eight blocks, and the
+/// same −8·Σ s·t·Σx correction lands in lanes 0-3, so after the two 256-bit halves are added the
+/// float work is the AVX2 kernel's, operation for operation. 64 code bytes hold blocks 4c...4c+3
+/// (low nibbles: 4c and 4c+2, high: 4c+1 and 4c+3), so the activations are first regrouped in
+/// that order (`xp`, once per call) and each nibble vector meets one contiguous 64-byte load;
+/// vpdpwssd fuses the AVX2 kernel's vpmaddwd + vpaddd.
 KC_AVX512 static void gemv_q4_avx512(const kc_qmatrix *m, long r0, long r1, const kc_qactivations *xa,
                                      const int8_t *xp, float *y, const float *bias) {
     const float *xs = xa->super_scales;
